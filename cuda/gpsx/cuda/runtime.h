@@ -1,0 +1,52 @@
+// The CUDA layer as seen from plain C++ (g++): declarations only, no CUDA headers.
+// Implemented in cuda/ and linked only when gpsx is built with CUDA (GPSX_HAVE_CUDA=1).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace gpsx::cuda {
+
+// A CUDA stream; a null handle is the legacy default stream.
+struct Stream {
+  void* handle = nullptr;
+};
+
+// What the runtime says about the GPU. Never throws: without a driver or GPU the
+// runtime's error is turned into `reason`.
+struct GpuInfo {
+  bool usable = false;
+  int device_count = 0;
+  int device = 0;
+  std::string name;
+  int compute_major = 0;
+  int compute_minor = 0;
+  std::size_t total_memory = 0;
+  int runtime_version = 0;  // e.g. 13000
+  int driver_version = 0;   // 0 when no driver is installed
+  std::string reason;       // why not usable, empty when usable
+};
+GpuInfo probe();
+
+void* malloc_device(std::size_t bytes);
+void free_device(void* ptr) noexcept;
+
+enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
+// Copies bytes on `stream` and waits for the copy to finish.
+void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream);
+
+Stream create_stream();
+void destroy_stream(Stream stream) noexcept;
+void synchronize(Stream stream);
+
+// Runs f(i) for i in [0, n) on the GPU. Defined in gpsx/cuda/launch.cuh; each functor
+// type is instantiated in a .cu file with GPSX_CUDA_INSTANTIATE_FOR_EACH(F). A missing
+// instantiation is a link error, never a silent CPU fallback.
+template <class F>
+void for_each(Stream stream, std::int64_t n, const F& f);
+// Runs f(i, j) for i in [0, n0), j in [0, n1).
+template <class F>
+void for_each_2d(Stream stream, std::int64_t n0, std::int64_t n1, const F& f);
+
+}  // namespace gpsx::cuda
