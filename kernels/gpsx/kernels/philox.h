@@ -56,10 +56,11 @@ GPS_HD GPS_INLINE Philox4x32 random_block(std::uint64_t seed, std::uint64_t stre
                        static_cast<std::uint32_t>(seed >> 32));
 }
 
-// A double in the open interval (0, 1) from 53 random bits of two words.
+// A double in the open interval (0, 1) from 52 random bits of two words: the grid
+// (k + 1/2) 2^-52 is exactly representable, so neither 0 nor 1 can come out.
 GPS_HD GPS_INLINE double uniform_open(std::uint32_t hi, std::uint32_t lo) {
-  const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 21) ^ (lo >> 11);  // 53 bits
-  return (static_cast<double>(bits) + 0.5) * 0x1p-53;
+  const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 20) ^ (lo >> 12);
+  return (static_cast<double>(bits) + 0.5) * 0x1p-52;
 }
 
 // Two independent N(0, 1) draws from block `index` (Box-Muller). The integer stream is
