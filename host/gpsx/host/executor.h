@@ -47,6 +47,10 @@ void for_each(const Executor& ex, std::int64_t n, const F& f) {
     throw_cuda_not_built();
 #endif
   }
+  if (ex.threads <= 1 || n == 1) {  // no parallel region for work one thread does anyway
+    for (std::int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
 #pragma omp parallel for num_threads(ex.threads) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) f(i);
 }
@@ -62,6 +66,11 @@ void for_each_2d(const Executor& ex, std::int64_t n0, std::int64_t n1, const F& 
 #else
     throw_cuda_not_built();
 #endif
+  }
+  if (ex.threads <= 1 || n0 * n1 == 1) {
+    for (std::int64_t i = 0; i < n0; ++i)
+      for (std::int64_t j = 0; j < n1; ++j) f(i, j);
+    return;
   }
 #pragma omp parallel for collapse(2) num_threads(ex.threads) schedule(static)
   for (std::int64_t i = 0; i < n0; ++i)
