@@ -54,7 +54,7 @@ struct Problem {
   std::vector<double> F, f, W_chol, x0;  // plant
   ControllerBatch ctrl;
   sampling::LinearGaussianSystem<double> system(std::uint64_t seed) const {
-    return {T, dX, dU, F.data(), f.data(), W_chol.data(), seed, 7u};
+    return {T, dX, dU, F.data(), f.data(), W_chol.data(), seed, 7u, false};
   }
 };
 

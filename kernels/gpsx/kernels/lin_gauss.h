@@ -173,16 +173,17 @@ GPS_HD std::uint32_t init_pd(int steps, int dX, int dU, int dQ, const PdInitSett
 }
 
 // u = K_t x + k_t + C_t^T n (C upper, n ~ N(0, I)), clamped to [u_min, u_max] when given.
+// u must not alias x or n.
 template <class T>
 GPS_HD void act(int dX, int dU, const T* K, const T* k, const T* chol, const T* x,
                 const T* n, const T* u_min, const T* u_max, T* u) {
   for (int i = 0; i < dU; ++i) {
-    T acc = k[i];
-    for (int j = 0; j < dX; ++j) acc += K[i * dX + j] * x[j];
-    for (int j = 0; j < dU; ++j) acc += chol[j * dU + i] * n[j];  // (C^T)_ij
-    if (u_min && acc < u_min[i]) acc = u_min[i];
-    if (u_max && acc > u_max[i]) acc = u_max[i];
-    u[i] = acc;
+    T noise = T(0);
+    for (int j = 0; j < dU; ++j) noise += chol[j * dU + i] * n[j];  // (C^T)_ij = C_ji
+    T v = la::dot_split4(dX, K + i * dX, x) + k[i] + noise;
+    if (u_min && v < u_min[i]) v = u_min[i];
+    if (u_max && v > u_max[i]) v = u_max[i];
+    u[i] = v;
   }
 }
 

@@ -34,6 +34,7 @@ GPS_HD GPS_INLINE int noise_scratch_size(int T, const NoiseSettings& s) {
 
 // Index into [0, n) for a signal extended by half-sample symmetric reflection.
 GPS_HD GPS_INLINE int reflect_index(int i, int n) {
+  if (i >= 0 && i < n) return i;
   const int period = 2 * n;
   int r = i % period;
   if (r < 0) r += period;
@@ -70,8 +71,12 @@ GPS_HD std::uint32_t generate_noise(int steps, int dU, const NoiseSettings& s,
     for (int t = 0; t < steps; ++t) column[t] = noise[t * dU + i];
     for (int t = 0; t < steps; ++t) {
       T acc = w[0] * column[t];
-      for (int j = 1; j <= radius; ++j)
-        acc += w[j] * (column[reflect_index(t - j, steps)] + column[reflect_index(t + j, steps)]);
+      if (t >= radius && t + radius < steps) {  // interior: no reflection needed
+        for (int j = 1; j <= radius; ++j) acc += w[j] * (column[t - j] + column[t + j]);
+      } else {
+        for (int j = 1; j <= radius; ++j)
+          acc += w[j] * (column[reflect_index(t - j, steps)] + column[reflect_index(t + j, steps)]);
+      }
       noise[t * dU + i] = acc;
     }
     if (!s.renormalize) continue;

@@ -17,6 +17,7 @@
 
 #include "gpsx/kernels/hd.h"
 #include "gpsx/kernels/lin_gauss.h"
+#include "gpsx/kernels/linalg.h"
 #include "gpsx/kernels/noise.h"
 #include "gpsx/kernels/philox.h"
 
@@ -25,30 +26,29 @@ namespace gpsx::sampling {
 constexpr std::uint32_t kDynamicsBlock = 1u << 30;
 
 // x' = F_t [x; u] + f_t + C_t^T w, w ~ N(0, I) (C upper, null: deterministic), per
-// condition. Test system for sampling statistics and benchmarks.
+// condition (or one plant for all conditions). Test system for sampling statistics and
+// benchmarks.
 template <class T>
 struct LinearGaussianSystem {
   int steps, dX, dU;
-  const T* F;            // (M x T x dX x dXU)
-  const T* f;            // (M x T x dX)
-  const T* noise_chol;   // (M x T x dX x dX) upper, or null
+  const T* F;            // (M x T x dX x dXU), (T x dX x dXU) when shared
+  const T* f;            // (M x T x dX), (T x dX) when shared
+  const T* noise_chol;   // (M x T x dX x dX) upper, (T x dX x dX) when shared, or null
   std::uint64_t seed;
   std::uint32_t stream;
+  bool shared = false;   // one plant for every condition
 
   GPS_HD int scratch_size() const { return noise_chol ? dX : 0; }
 
   GPS_HD std::uint32_t operator()(std::int64_t m, std::int64_t n, int t, const T* x, const T* u,
                                   T* x_next, T* scratch) const {
     const int dxu = dX + dU;
-    const std::int64_t mt = m * steps + t;
+    const std::int64_t mt = shared ? t : m * steps + t;
     const T* Ft = F + mt * dX * dxu;
     const T* ft = f + mt * dX;
-    for (int i = 0; i < dX; ++i) {
-      T acc = ft[i];
-      for (int j = 0; j < dX; ++j) acc += Ft[i * dxu + j] * x[j];
-      for (int j = 0; j < dU; ++j) acc += Ft[i * dxu + dX + j] * u[j];
-      x_next[i] = acc;
-    }
+    for (int i = 0; i < dX; ++i)
+      x_next[i] = la::dot_split4(dX, Ft + i * dxu, x) +
+                  la::dot_split4(dU, Ft + i * dxu + dX, u) + ft[i];
     if (noise_chol) {
       const std::uint32_t blocks_per_step = static_cast<std::uint32_t>((dX + 1) / 2);
       rng::fill_normal(seed, kDynamicsBlock + static_cast<std::uint32_t>(t) * blocks_per_step,
