@@ -314,5 +314,66 @@ TEST(CostGolden, EvalCostOverAllConditionsInOneBatch) {
   }
 }
 
+// Single precision (allowed on the GPU): the same functor in float against the reference.
+// Measured worst relative error 3e-7 (cs) on these samples; tolerance 1e-4.
+TEST(CostGolden, EvalCostInFloatWithinSinglePrecision) {
+  const json& ref = costs_reference().at("eval_cost");
+  const json& conds = ref.at("conditions");
+  const auto xs = test::shape_of(conds[0].at("X"));
+  const auto us = test::shape_of(conds[0].at("U"));
+  const int M = static_cast<int>(conds.size()), N = static_cast<int>(xs[0]),
+            T = static_cast<int>(xs[1]), dX = static_cast<int>(xs[2]), dU = static_cast<int>(us[2]);
+  const int dxu = dX + dU, n = dU;
+  const StateLayout layout = {{"JOINT_ANGLES", 0, n}, {"JOINT_VELOCITIES", n, n},
+                              {"END_EFFECTOR_POINTS", 2 * n, 2}};
+  const CostTable table =
+      compile_cost(parse_cost_yaml(eval_cost_yaml(n), "eval_cost (test)", layout), dX, dU, M);
+  std::vector<cost::Term<float>> terms;
+  for (const auto& t : table.terms) {
+    cost::Term<float> f;
+    f.kind = t.kind;
+    f.weight = static_cast<float>(t.weight);
+    f.ramp = t.ramp;
+    f.final_multiplier = static_cast<float>(t.final_multiplier);
+    f.norm = t.norm;
+    f.l1 = static_cast<float>(t.l1);
+    f.l2 = static_cast<float>(t.l2);
+    f.alpha = static_cast<float>(t.alpha);
+    f.offset = t.offset;
+    f.dim = t.dim;
+    f.joint_offset = t.joint_offset;
+    f.joints = t.joints;
+    f.params = t.params;
+    terms.push_back(f);
+  }
+  const std::vector<float> params(table.params.begin(), table.params.end());
+  cost::CostModel<float> model{static_cast<int>(terms.size()), terms.data(), params.data(),
+                               table.param_stride, table.max_dim, table.jac_rows, table.jac_cols};
+  std::vector<float> X, U, jac;
+  for (const auto& c : conds) {
+    for (double v : flatten(c.at("X"))) X.push_back(static_cast<float>(v));
+    for (double v : flatten(c.at("U"))) U.push_back(static_cast<float>(v));
+    for (double v : flatten(c.at("END_EFFECTOR_POINT_JACOBIANS"))) jac.push_back(static_cast<float>(v));
+  }
+  using F = cost::EvalCost<float>;
+  std::vector<float> cs(M * N * T), cc(M * T), cv(M * T * dxu), Cm(M * T * dxu * dxu),
+      scratch(M * T * F::scratch_size(model, dX, dU));
+  std::vector<std::uint32_t> status(M * T);
+  for_each_2d(cpu_executor(0), M, T,
+              F{model, N, T, dX, dU, X.data(), U.data(), jac.data(), cs.data(), cc.data(),
+                cv.data(), Cm.data(), scratch.data(), status.data()});
+  for (auto st : status) EXPECT_EQ(st, kOk);
+  auto as_double = [](const float* p, std::size_t n) { return std::vector<double>(p, p + n); };
+  for (int m = 0; m < M; ++m) {
+    const json& c = conds[m];
+    const std::string name = "float condition " + std::to_string(m);
+    EXPECT_TRUE(test::near_rel(as_double(&cs[m * N * T], N * T), flatten(c.at("cs")), 1e-4, 0, name + " cs"));
+    EXPECT_TRUE(test::near_rel(as_double(&cc[m * T], T), flatten(c.at("cc")), 1e-4, 0, name + " cc"));
+    EXPECT_TRUE(test::near_rel(as_double(&cv[m * T * dxu], T * dxu), flatten(c.at("cv")), 1e-4, 0, name + " cv"));
+    EXPECT_TRUE(test::near_rel(as_double(&Cm[m * T * dxu * dxu], T * dxu * dxu), flatten(c.at("Cm")), 1e-4, 0,
+                               name + " Cm"));
+  }
+}
+
 }  // namespace
 }  // namespace gpsx
