@@ -95,6 +95,15 @@ Problem make_problem(int M, int T, int dX, int dU, double process_noise) {
   return p;
 }
 
+::testing::AssertionResult test_near(const std::vector<float>& got, const std::vector<double>& ref,
+                                     double rtol) {
+  double scale = 0, worst = 0;
+  for (double r : ref) scale = std::max(scale, std::abs(r));
+  for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
+  if (worst <= rtol * scale) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "worst |err| " << worst << " > " << rtol << " * " << scale;
+}
+
 struct Samples {
   std::vector<double> X, U;
   std::vector<std::uint32_t> status;
@@ -276,6 +285,35 @@ TEST(Sampling, ActionsAreClampedToTorqueLimits) {
     at_limit += (s.U[i] == lo[d] || s.U[i] == hi[d]);
   }
   EXPECT_GT(at_limit, 0);
+}
+
+// Single precision (allowed on the GPU): the same rollout functor in float follows the
+// double trajectories to float accuracy (same counters, normals rounded to float).
+TEST(Sampling, FloatRolloutsFollowDouble) {
+  const Problem p = make_problem(2, 15, 4, 2, 0.1);
+  SamplingOptions o;
+  o.seed = 5;
+  const int N = 3;
+  const Samples d = run(p, cpu_executor(1), N, o);
+  auto to_float = [](const double* x, std::size_t n) { return std::vector<float>(x, x + n); };
+  const auto F = to_float(p.F.data(), p.F.size()), f = to_float(p.f.data(), p.f.size()),
+             W = to_float(p.W_chol.data(), p.W_chol.size()), x0 = to_float(p.x0.data(), p.x0.size()),
+             K = to_float(p.ctrl.K.data(), p.ctrl.K.size()), k = to_float(p.ctrl.k.data(), p.ctrl.k.size()),
+             C = to_float(p.ctrl.chol_pol_covar.data(), p.ctrl.chol_pol_covar.size());
+  using System = sampling::LinearGaussianSystem<float>;
+  using Rollout = sampling::RolloutLinGauss<float, System>;
+  std::vector<float> X(d.X.size()), U(d.U.size());
+  std::vector<std::uint32_t> status(p.M * N);
+  Rollout r{N, p.T, p.dX, p.dU, x0.data(), K.data(), k.data(), C.data(), nullptr, nullptr,
+            o.noise, o.seed, o.stream,
+            System{p.T, p.dX, p.dU, F.data(), f.data(), W.data(), o.seed, 7u, false},
+            X.data(), U.data(), nullptr, status.data()};
+  std::vector<float> scratch(static_cast<std::size_t>(p.M) * N * r.scratch_size());
+  r.scratch = scratch.data();
+  for_each_2d(cpu_executor(0), p.M, N, r);
+  for (auto st : status) EXPECT_EQ(st, kOk);
+  EXPECT_TRUE(test_near(X, d.X, 1e-4));
+  EXPECT_TRUE(test_near(U, d.U, 1e-4));
 }
 
 TEST(Sampling, RejectsBadArguments) {
