@@ -116,7 +116,7 @@ class Buffer {
   }
 
   std::string name_;
-  Shape shape_;
+  Shape shape_{0};
   Location loc_ = Location::kHost;
   T* data_ = nullptr;
 };

@@ -88,4 +88,17 @@ GPS_HD GPS_INLINE double normal(std::uint64_t seed, std::uint64_t stream, std::u
   return (i & 1) ? z1 : z0;
 }
 
+// out[0..count) = N(0, 1) draws from blocks first_block, first_block + 1, ... of a
+// stream (block j gives out[2j] and out[2j + 1]).
+template <class T>
+GPS_HD void fill_normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t first_block,
+                        int count, T* out) {
+  for (int j = 0; 2 * j < count; ++j) {
+    double z0, z1;
+    normal_pair(seed, stream, first_block + static_cast<std::uint64_t>(j), &z0, &z1);
+    out[2 * j] = static_cast<T>(z0);
+    if (2 * j + 1 < count) out[2 * j + 1] = static_cast<T>(z1);
+  }
+}
+
 }  // namespace gpsx::rng
