@@ -19,3 +19,10 @@ void add_version_command(CLI::App& app, const GlobalOptions& global);
 void add_demo_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace gpsx::cli
+
+namespace gpsx::cli {
+// `gpsx sim` (host/cli/sim_command.cc) and `gpsx model check|qacc`
+// (host/cli/model_command.cc); the work is in envs/ (gpsx_envs).
+void add_sim_command(CLI::App& app, const GlobalOptions& global);
+void add_model_command(CLI::App& app, const GlobalOptions& global);
+}  // namespace gpsx::cli

@@ -1,0 +1,56 @@
+// gpsx model check FILE [--states N] | gpsx model qacc FILE --in STATES.csv --out QACC.csv
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "gpsx/envs/loaders.h"
+#include "gpsx/envs/model_tools.h"
+#include "gpsx/envs/sim.h"
+
+namespace gpsx::cli {
+
+void add_model_command(CLI::App& app, const GlobalOptions& global) {
+  struct Options {
+    std::string file;
+    int states = 1000;
+    double tolerance = 1e-8;
+    std::string in, out;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("model", "Inspect and check a robot model (MJCF or URDF)");
+  cmd->require_subcommand(1);
+
+  CLI::App* check = cmd->add_subcommand(
+      "check", "Summary of the model and our forward dynamics against MuJoCo's on random states");
+  check->add_option("FILE", opt->file, "MJCF (.xml) or URDF (.urdf) file")->required();
+  check->add_option("--states", opt->states, "random states to compare")->capture_default_str();
+  check->add_option("--tolerance", opt->tolerance, "max relative error to pass")->capture_default_str();
+  check->callback([opt, &global] {
+    const envs::Model model = envs::load_model(opt->file);
+    envs::print_summary(model, std::cout);
+    const auto states = envs::random_states(model, opt->states, global.seed);
+    const auto cmp = envs::compare_with_mujoco(model, states, opt->tolerance);
+    if (!cmp.mujoco_error.empty()) {
+      std::printf("forward dynamics vs MuJoCo: not compared (%s)\n", cmp.mujoco_error.c_str());
+      throw CLI::RuntimeError(2);
+    }
+    std::printf("forward dynamics vs MuJoCo mj_forward on %d random states: max rel err %.3g "
+                "(tolerance %.1g): %s\n",
+                cmp.states, cmp.max_rel_err, cmp.tolerance, cmp.passed ? "PASS" : "FAIL");
+    if (!cmp.passed) throw CLI::RuntimeError(1);
+  });
+
+  CLI::App* qacc = cmd->add_subcommand(
+      "qacc", "Our forward dynamics on CSV rows of (q, qdot, tau) with a header -> qacc rows");
+  qacc->add_option("FILE", opt->file, "MJCF (.xml) or URDF (.urdf) file")->required();
+  qacc->add_option("--in", opt->in, "input CSV: header, then rows of q, qdot, tau")->required();
+  qacc->add_option("--out", opt->out, "output CSV (written atomically)")->required();
+  qacc->callback([opt, &global] {
+    const envs::Model model = envs::load_model(opt->file);
+    const int rows = envs::qacc_csv(model, cpu_executor(global.threads), opt->in, opt->out);
+    std::printf("wrote %d rows of qacc (%d joints) to %s\n", rows, model.nv(), opt->out.c_str());
+  });
+}
+
+}  // namespace gpsx::cli
