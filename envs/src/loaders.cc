@@ -550,40 +550,7 @@ int Model::site_index(const std::string& name) const {
 
 template <class T>
 rb::ChainModel<T> cast_chain(const rb::ChainModel<double>& m) {
-  rb::ChainModel<T> c{};
-  c.nbody = m.nbody;
-  c.nu = m.nu;
-  c.nsite = m.nsite;
-  for (int i = 0; i < rb::kMaxDof; ++i) {
-    c.parent[i] = m.parent[i];
-    c.joint_type[i] = m.joint_type[i];
-    c.mass[i] = T(m.mass[i]);
-    c.qref[i] = T(m.qref[i]);
-    c.damping[i] = T(m.damping[i]);
-    c.armature[i] = T(m.armature[i]);
-    c.limited[i] = m.limited[i];
-    c.actuator_dof[i] = m.actuator_dof[i];
-    c.gear[i] = T(m.gear[i]);
-    c.ctrl_limited[i] = m.ctrl_limited[i];
-    for (int j = 0; j < 2; ++j) {
-      c.range[i][j] = T(m.range[i][j]);
-      c.ctrl_range[i][j] = T(m.ctrl_range[i][j]);
-    }
-    for (int j = 0; j < 3; ++j) {
-      c.axis[i][j] = T(m.axis[i][j]);
-      c.anchor[i][j] = T(m.anchor[i][j]);
-      c.pos[i][j] = T(m.pos[i][j]);
-      c.com[i][j] = T(m.com[i][j]);
-    }
-    for (int j = 0; j < 9; ++j) c.rot[i][j] = T(m.rot[i][j]);
-    for (int j = 0; j < 6; ++j) c.inertia[i][j] = T(m.inertia[i][j]);
-  }
-  for (int s = 0; s < rb::kMaxSites; ++s) {
-    c.site_body[s] = m.site_body[s];
-    for (int j = 0; j < 3; ++j) c.site_pos[s][j] = T(m.site_pos[s][j]);
-  }
-  for (int j = 0; j < 3; ++j) c.gravity[j] = T(m.gravity[j]);
-  return c;
+  return rb::convert_model<T>(m);
 }
 
 template rb::ChainModel<float> cast_chain<float>(const rb::ChainModel<double>&);

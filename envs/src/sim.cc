@@ -1,5 +1,7 @@
 #include "gpsx/envs/sim.h"
 
+#include "gpsx/kernels/rigid_body_lanes.h"
+
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -20,6 +22,29 @@ template <class T>
 void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions& opt,
           std::int64_t E, T* q, T* qd, const T* ctrl, T* qacc, std::uint32_t* status) {
   if (opt.substeps < 1) throw std::invalid_argument("step: substeps must be >= 1");
+  // 32-byte packs: 8 floats or 4 doubles per item (fewer environments: one per item)
+  constexpr int W = 32 / sizeof(T);
+  if (opt.simd && !ex.is_cuda() && E >= W) {
+    rb::StepBatchLanes<T, W> f;
+    f.model = model;
+    f.model_lanes = rb::convert_model<Lanes<T, W>>(model);
+    f.E = E;
+    f.dt = T(opt.dt);
+    f.substeps = opt.substeps;
+    f.integrator = opt.integrator;
+    f.enforce_limits = opt.enforce_limits ? 1 : 0;
+    f.q = q;
+    f.qd = qd;
+    f.ctrl = ctrl;
+    f.qacc = qacc;
+    f.status = status;
+    // CPU only: run the items directly (gpsx::for_each would also reference a CUDA
+    // launcher for this host-only functor)
+    const std::int64_t items = f.items(E);
+#pragma omp parallel for num_threads(ex.threads) schedule(static)
+    for (std::int64_t p = 0; p < items; ++p) f(p);
+    return;
+  }
   rb::StepBatch<T> f;
   f.model = model;
   f.dt = T(opt.dt);

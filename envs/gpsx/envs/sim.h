@@ -19,6 +19,8 @@ struct StepOptions {
   int substeps = 1;              // physics steps per call (ctrl held)
   int integrator = rb::kEuler;   // rb::Integrator
   bool enforce_limits = true;    // clamp q into joint ranges (rb::enforce_range)
+  bool simd = true;              // CPU: advance a SIMD pack of environments per item
+                                 //   (rb::StepBatchLanes); same math, same results
 };
 
 // The step options a task implies (model timestep and integrator, task substeps).

@@ -531,8 +531,32 @@ GPS_HD std::uint32_t integrate(const ChainModel<T>& m, int integrator, T dt, con
   return st;
 }
 
-// One batched control step over E environments: `substeps` physics steps of dt each with
-// ctrl held, range enforcement after each. Environment e touches only row e.
+// One control step of one environment: `substeps` physics steps of dt with ctrl held,
+// range enforcement after each. q, qd (nv) in/out; qacc (nv) out, may be null.
+template <class T>
+GPS_HD std::uint32_t step_env(const ChainModel<T>& model, T dt, int substeps, int integrator,
+                              int enforce_limits, T* q, T* qd, const T* ctrl, T* qacc) {
+  const int n = model.nbody;
+  T qe[kMaxDof], ve[kMaxDof], tau[kMaxDof], a[kMaxDof];
+  for (int i = 0; i < n; ++i) {
+    qe[i] = q[i];
+    ve[i] = qd[i];
+  }
+  actuator_torques(model, ctrl, tau);
+  std::uint32_t st = kOk;
+  for (int s = 0; s < substeps; ++s) {
+    st |= integrate(model, integrator, dt, tau, qe, ve, a);
+    if (enforce_limits) enforce_range(model, qe, ve);
+  }
+  for (int i = 0; i < n; ++i) {
+    q[i] = qe[i];
+    qd[i] = ve[i];
+    if (qacc) qacc[i] = a[i];
+  }
+  return st;
+}
+
+// One batched control step over E environments (step_env on row e).
 template <class T>
 struct StepBatch {
   ChainModel<T> model;
@@ -548,25 +572,50 @@ struct StepBatch {
 
   GPS_HD void operator()(std::int64_t e) const {
     const int n = model.nbody;
-    T qe[kMaxDof], ve[kMaxDof], tau[kMaxDof], a[kMaxDof];
-    for (int i = 0; i < n; ++i) {
-      qe[i] = q[e * n + i];
-      ve[i] = qd[e * n + i];
-    }
-    actuator_torques(model, ctrl + e * model.nu, tau);
-    std::uint32_t st = kOk;
-    for (int s = 0; s < substeps; ++s) {
-      st |= integrate(model, integrator, dt, tau, qe, ve, a);
-      if (enforce_limits) enforce_range(model, qe, ve);
-    }
-    for (int i = 0; i < n; ++i) {
-      q[e * n + i] = qe[i];
-      qd[e * n + i] = ve[i];
-      if (qacc) qacc[e * n + i] = a[i];
-    }
+    const std::uint32_t st = step_env(model, dt, substeps, integrator, enforce_limits, q + e * n,
+                                      qd + e * n, ctrl + e * model.nu, qacc ? qacc + e * n : nullptr);
     if (status) status[e] |= st;
   }
 };
+
+// The same model in another scalar type (float, a SIMD pack, ...).
+template <class To, class From>
+GPS_HD ChainModel<To> convert_model(const ChainModel<From>& m) {
+  ChainModel<To> c{};
+  c.nbody = m.nbody;
+  c.nu = m.nu;
+  c.nsite = m.nsite;
+  for (int i = 0; i < kMaxDof; ++i) {
+    c.parent[i] = m.parent[i];
+    c.joint_type[i] = m.joint_type[i];
+    c.mass[i] = To(m.mass[i]);
+    c.qref[i] = To(m.qref[i]);
+    c.damping[i] = To(m.damping[i]);
+    c.armature[i] = To(m.armature[i]);
+    c.limited[i] = m.limited[i];
+    c.actuator_dof[i] = m.actuator_dof[i];
+    c.gear[i] = To(m.gear[i]);
+    c.ctrl_limited[i] = m.ctrl_limited[i];
+    for (int j = 0; j < 2; ++j) {
+      c.range[i][j] = To(m.range[i][j]);
+      c.ctrl_range[i][j] = To(m.ctrl_range[i][j]);
+    }
+    for (int j = 0; j < 3; ++j) {
+      c.axis[i][j] = To(m.axis[i][j]);
+      c.anchor[i][j] = To(m.anchor[i][j]);
+      c.pos[i][j] = To(m.pos[i][j]);
+      c.com[i][j] = To(m.com[i][j]);
+    }
+    for (int j = 0; j < 9; ++j) c.rot[i][j] = To(m.rot[i][j]);
+    for (int j = 0; j < 6; ++j) c.inertia[i][j] = To(m.inertia[i][j]);
+  }
+  for (int s = 0; s < kMaxSites; ++s) {
+    c.site_body[s] = m.site_body[s];
+    for (int j = 0; j < 3; ++j) c.site_pos[s][j] = To(m.site_pos[s][j]);
+  }
+  for (int j = 0; j < 3; ++j) c.gravity[j] = To(m.gravity[j]);
+  return c;
+}
 
 // Batched accelerations from joint torques: qacc = FD(q, qd, tau) for each row.
 template <class T>
