@@ -497,18 +497,15 @@ GPS_HD std::uint32_t integrate(const ChainModel<T>& m, int integrator, T dt, con
     }
     return st;
   }
-  T q0[kMaxDof], v0[kMaxDof], qs[kMaxDof], vs[kMaxDof], a[kMaxDof];
+  // q, qd keep the start state until the final update
+  T qs[kMaxDof], vs[kMaxDof], a[kMaxDof];
   T dq[kMaxDof], dv[kMaxDof];
+  st |= forward_dynamics(m, q, qd, tau, T(0), qacc);  // k1 = (qd, a1)
   for (int i = 0; i < n; ++i) {
-    q0[i] = q[i];
-    v0[i] = qd[i];
-  }
-  st |= forward_dynamics(m, q0, v0, tau, T(0), qacc);  // k1 = (v0, a1)
-  for (int i = 0; i < n; ++i) {
-    dq[i] = v0[i];
+    dq[i] = qd[i];
     dv[i] = qacc[i];
-    qs[i] = q0[i] + T(0.5) * dt * v0[i];
-    vs[i] = v0[i] + T(0.5) * dt * qacc[i];
+    qs[i] = q[i] + T(0.5) * dt * qd[i];
+    vs[i] = qd[i] + T(0.5) * dt * qacc[i];
   }
   const T stage_scale[2] = {T(0.5), T(1)};
   for (int s = 0; s < 2; ++s) {  // k2, k3
@@ -517,16 +514,16 @@ GPS_HD std::uint32_t integrate(const ChainModel<T>& m, int integrator, T dt, con
       dq[i] += T(2) * vs[i];
       dv[i] += T(2) * a[i];
       const T v = vs[i];
-      qs[i] = q0[i] + stage_scale[s] * dt * v;
-      vs[i] = v0[i] + stage_scale[s] * dt * a[i];
+      qs[i] = q[i] + stage_scale[s] * dt * v;
+      vs[i] = qd[i] + stage_scale[s] * dt * a[i];
     }
   }
   st |= forward_dynamics(m, qs, vs, tau, T(0), a);  // k4
   for (int i = 0; i < n; ++i) {
     dq[i] += vs[i];
     dv[i] += a[i];
-    q[i] = q0[i] + dt / T(6) * dq[i];
-    qd[i] = v0[i] + dt / T(6) * dv[i];
+    q[i] = q[i] + dt / T(6) * dq[i];
+    qd[i] = qd[i] + dt / T(6) * dv[i];
   }
   return st;
 }
