@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <random>
 #include <string>
@@ -316,6 +318,43 @@ TEST(Step, SimdPackFallbackKeepsStatusPerEnvironment) {
                    static_cast<double*>(nullptr), st.data());
   for (int e = 0; e < E; ++e) EXPECT_EQ(st[e], e == 3 ? gpsx::kNonFinite : 0u) << e;
   EXPECT_NEAR(qd[0], 1.0 / 1.2 * 0.01, 1e-3);  // others moved normally (force 1 on 1.2 kg)
+}
+
+}  // namespace
+
+namespace {
+
+// A task can put end-effector points on URDF links, including fixed links that were
+// merged into their parent: the point follows the parent with the fixed offset.
+TEST(Task, EePointsOnMergedUrdfLink) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "gpsx_sim_test_ee_points";
+  fs::create_directories(dir);
+  fs::copy_file(model_path("testchain.urdf"), dir / "chain.urdf", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "task.yaml")
+      << "model: chain.urdf\n"
+         "sensors: [JOINT_ANGLES, END_EFFECTOR_POINTS]\n"
+         "ee_points:\n  - {name: mount, frame: bracket, pos: [0, 0, 0]}\n"
+         "  - {name: tool, frame: hand, pos: [0.1, 0, 0]}\n";
+  const Task t = gpsx::envs::load_task((dir / "task.yaml").string());
+  ASSERT_EQ(t.ee_sites.size(), 2u);
+  EXPECT_EQ(t.dX(), 4 + 6);
+  const auto& m = t.model.chain;
+  const int upper = 1;  // rail, shoulder (link 'upper'), extend, twist
+  ASSERT_EQ(t.model.body_names[upper], "upper");
+  EXPECT_EQ(m.site_body[t.ee_sites[0]], upper);
+  const double q[4] = {0.1, 0.7, -0.1, 0.4};
+  rb::Kinematics<double> k;
+  rb::forward_kinematics(m, q, k);
+  double x[3], expect[3];
+  rb::site_position(m, k, t.ee_sites[0], x);
+  const double offset[3] = {0.4, 0, 0};  // joint 'bracket_mount' origin in 'upper'
+  for (int r = 0; r < 3; ++r)
+    expect[r] = k.p[upper][r] + k.R[upper][3 * r] * offset[0] + k.R[upper][3 * r + 1] * offset[1] +
+                k.R[upper][3 * r + 2] * offset[2];
+  for (int r = 0; r < 3; ++r) EXPECT_NEAR(x[r], expect[r], 1e-14);
+  EXPECT_THROW(gpsx::envs::load_model(model_path("testchain.urdf")).add_site("p", "nolink", offset),
+               gpsx::envs::ModelError);
 }
 
 }  // namespace

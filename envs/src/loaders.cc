@@ -158,6 +158,14 @@ Model compile(const std::vector<BodySpec>& bodies, const std::vector<SiteSpec>& 
     }
   }
   if (c.nbody == 0) throw ModelError(source + ": the model has no joints");
+  for (int i = 0; i < n; ++i) {
+    Frame f;
+    f.name = bodies[i].name;
+    f.body = anchor_body[i];
+    for (int j = 0; j < 3; ++j) f.pos[j] = frame_pos[i][j];
+    for (int j = 0; j < 9; ++j) f.rot[j] = frame_rot[i][j];
+    model.frames.push_back(f);
+  }
   // combine mass properties (parallel-axis theorem about the combined CoM)
   for (int k = 0; k < c.nbody; ++k) {
     double m = 0;
@@ -546,6 +554,27 @@ int Model::site_index(const std::string& name) const {
   for (size_t i = 0; i < site_names.size(); ++i)
     if (site_names[i] == name) return static_cast<int>(i);
   throw ModelError(source + ": no site named '" + name + "'");
+}
+
+int Model::add_site(const std::string& name, const std::string& frame, const double* pos) {
+  for (const auto& s : site_names)
+    if (s == name) throw ModelError(source + ": a site named '" + name + "' exists already");
+  const Frame* f = nullptr;
+  for (const auto& fr : frames)
+    if (fr.name == frame) f = &fr;
+  if (!f) throw ModelError(source + ": no body or link named '" + frame + "' for point '" + name + "'");
+  if (chain.nsite >= rb::kMaxSites)
+    throw ModelError(source + ": more than " + std::to_string(rb::kMaxSites) + " sites (point '" +
+                     name + "')");
+  const int k = chain.nsite++;
+  chain.site_body[k] = f->body;
+  const Vec3 p = plus({f->pos[0], f->pos[1], f->pos[2]},
+                      rotate({f->rot[0], f->rot[1], f->rot[2], f->rot[3], f->rot[4], f->rot[5],
+                              f->rot[6], f->rot[7], f->rot[8]},
+                             {pos[0], pos[1], pos[2]}));
+  for (int j = 0; j < 3; ++j) chain.site_pos[k][j] = p[j];
+  site_names.push_back(name);
+  return k;
 }
 
 template <class T>

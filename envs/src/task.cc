@@ -87,6 +87,17 @@ Task load_task(const std::string& path) {
   }
   if (t.sensors.size() > static_cast<size_t>(rb::kMaxSensors))
     throw ModelError(path + ": more than " + std::to_string(rb::kMaxSensors) + " sensors");
+  // points defined in the task (e.g. on URDF links, which have no sites)
+  if (root["ee_points"]) {
+    for (const auto& pt : root["ee_points"]) {
+      if (!pt["name"] || !pt["frame"])
+        throw ModelError(path + ": each ee_points entry needs name and frame (and pos)");
+      const auto pos = pt["pos"] ? numbers(pt["pos"], "ee_points.pos", 3, path)
+                                 : std::vector<double>(3, 0.0);
+      t.ee_sites.push_back(
+          t.model.add_site(pt["name"].as<std::string>(), pt["frame"].as<std::string>(), pos.data()));
+    }
+  }
   if (root["ee_sites"])
     for (const auto& s : root["ee_sites"]) t.ee_sites.push_back(t.model.site_index(s.as<std::string>()));
   const int nv = t.model.nv();

@@ -22,6 +22,15 @@ struct ModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A named frame of the source file (an MJCF body or a URDF link, merged or not), fixed in
+// one of our bodies: lets points be attached to welded links after merging.
+struct Frame {
+  std::string name;
+  int body = -1;        // our body the frame is fixed in, -1 = world
+  double pos[3] = {0, 0, 0};   // frame origin in that body's frame [m]
+  double rot[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // frame axes in that body's frame, row-major
+};
+
 struct Model {
   rb::ChainModel<double> chain{};        // the numbers (SoA, see rigid_body.h)
   std::vector<std::string> body_names;   // (nbody) after merging welded bodies
@@ -30,6 +39,7 @@ struct Model {
   std::vector<std::string> site_names;   // (nsite)
   double timestep = 0.01;                // physics step [s]
   int integrator = rb::kEuler;           // rb::Integrator
+  std::vector<Frame> frames;             // every body / link of the file
   std::string source;                    // file the model came from
   std::string format;                    // "mjcf" | "urdf"
 
@@ -37,6 +47,9 @@ struct Model {
   int nu() const { return chain.nu; }
   // Index of a named site; throws ModelError naming the model when absent.
   int site_index(const std::string& name) const;
+  // Adds a named point at `pos` (3) in the frame of body / link `frame`; returns its site
+  // index. Throws ModelError for an unknown frame, a duplicate name or too many sites.
+  int add_site(const std::string& name, const std::string& frame, const double* pos);
 };
 
 // The chain in another scalar type (float for fast batched rollouts).

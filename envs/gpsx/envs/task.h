@@ -7,7 +7,9 @@
 //   substeps: 5                     # control step = substeps x model timestep
 //   sensors: [JOINT_ANGLES, JOINT_VELOCITIES, END_EFFECTOR_POINTS,
 //             END_EFFECTOR_POINT_VELOCITIES]
-//   ee_sites: [ee_a, ee_b]
+//   ee_sites: [ee_a, ee_b]          # named sites of the model, and/or points on any
+//   ee_points:                      #   body / link (URDF has no sites), in this order:
+//     - {name: tool, frame: r_gripper_link, pos: [0.18, 0, 0]}   # ee_points first
 //   conditions:
 //     - q0: [...]                   # nv joint positions (qd0 optional, default 0)
 //       ee_target: [...]            # 3 x number of ee sites
