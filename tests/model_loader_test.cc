@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "gpsx/envs/loaders.h"
 #include "gpsx/envs/model_tools.h"
+#include "gpsx/envs/sim.h"
 #include "gpsx/envs/task.h"
 
 namespace {
@@ -257,9 +259,18 @@ TEST_F(QaccCsv, WritesOneRowPerState) {
   std::string line;
   std::getline(f, line);
   EXPECT_EQ(line, "qacc_joint1,qacc_joint2");
-  int rows = 0;
-  while (std::getline(f, line)) ++rows;
-  EXPECT_EQ(rows, 2);
+  std::vector<double> got;
+  while (std::getline(f, line)) {
+    std::istringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) got.push_back(std::stod(cell));
+  }
+  // the same accelerations as the library call
+  const std::vector<double> q = {0.1, 0.2, 0, 0}, qd = {0.3, 0.4, 0, 0}, tau = {0.5, 0.6, 1, 0};
+  std::vector<double> qacc(4);
+  gpsx::envs::accelerations(gpsx::cpu_executor(1), model.chain, 2, q.data(), qd.data(), tau.data(),
+                            qacc.data(), static_cast<std::uint32_t*>(nullptr));
+  ASSERT_EQ(got.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(got[i], qacc[i]);
 }
 
 TEST_F(QaccCsv, WrongColumnCount) {

@@ -3,6 +3,8 @@
 #include <mujoco/mujoco.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -14,6 +16,7 @@
 
 namespace {
 
+namespace fs = std::filesystem;
 using gpsx::envs::Model;
 
 std::string model_path(const std::string& file) { return std::string(GPSX_MODELS_DIR) + "/" + file; }
@@ -38,7 +41,7 @@ TEST_P(EachModel, QaccMatchesMuJoCo) {
 // both sides (MuJoCo's are soft constraints, ours an inelastic stop). Tolerance: 1e-9
 // relative to max(1, |x|) on every q and qd at every step; observed ~1e-13 (round-off).
 void rollout_against_mujoco(const std::string& file, int integrator) {
-  const Model model = gpsx::envs::load_model(model_path(file));
+  const Model model = gpsx::envs::load_model(file);
   char err[1000] = {0};
   std::unique_ptr<mjModel, void (*)(mjModel*)> m(mj_loadXML(model.source.c_str(), nullptr, err, 1000),
                                                  mj_deleteModel);
@@ -83,13 +86,17 @@ void rollout_against_mujoco(const std::string& file, int integrator) {
   }
   EXPECT_EQ(status, 0u);
   EXPECT_LE(worst, 1e-9) << file;
-  std::printf("%s %s: 100-step max deviation %.3g\n", file.c_str(),
+  std::printf("%s %s: 100-step max deviation %.3g\n", fs::path(file).filename().c_str(),
               integrator == gpsx::rb::kRk4 ? "RK4" : "Euler", worst);
 }
 
 class EachMjcf : public ::testing::TestWithParam<std::string> {};
-TEST_P(EachMjcf, EulerRolloutTracksMuJoCo) { rollout_against_mujoco(GetParam(), gpsx::rb::kEuler); }
-TEST_P(EachMjcf, Rk4RolloutTracksMuJoCo) { rollout_against_mujoco(GetParam(), gpsx::rb::kRk4); }
+TEST_P(EachMjcf, EulerRolloutTracksMuJoCo) {
+  rollout_against_mujoco(model_path(GetParam()), gpsx::rb::kEuler);
+}
+TEST_P(EachMjcf, Rk4RolloutTracksMuJoCo) {
+  rollout_against_mujoco(model_path(GetParam()), gpsx::rb::kRk4);
+}
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string s = info.param;
@@ -106,5 +113,46 @@ INSTANTIATE_TEST_SUITE_P(Models, EachMjcf,
                          ::testing::Values("pointmass.xml", "reacher2.xml", "arm7.xml",
                                            "testchain.xml"),
                          param_name);
+
+// A branching tree (two arms on one base, one welded branch with mass), with unnamed
+// joints: the same algorithms walk parent indices, and dofs follow MuJoCo's joint ids.
+TEST(Tree, BranchingModelMatchesMuJoCo) {
+  const fs::path p = fs::temp_directory_path() / "gpsx_rigid_body_tree.xml";
+  std::ofstream(p) << R"(<mujoco><compiler angle="radian" inertiafromgeom="false"/>
+    <option timestep="0.01" gravity="0 0 -9.81"><flag contact="disable"/></option>
+    <worldbody><body name="base" pos="0 0 0.5">
+      <joint type="hinge" axis="0 0 1" damping="0.2"/>
+      <inertial pos="0 0 0.05" mass="3" diaginertia="0.05 0.05 0.03"/>
+      <body name="left" pos="0 0.2 0" euler="0.2 0 0">
+        <joint type="hinge" axis="0 1 0" pos="0 0 0.03" armature="0.01"/>
+        <inertial pos="0.15 0 0" mass="1" fullinertia="0.002 0.01 0.01 0.0005 0 0"/>
+        <body name="left_tip" pos="0.3 0 0">
+          <joint name="left_slide" type="slide" axis="1 0 0" damping="0.1"/>
+          <inertial pos="0.05 0 0" mass="0.3" diaginertia="1e-3 1e-3 1e-3"/>
+        </body>
+      </body>
+      <body name="right" pos="0 -0.2 0">
+        <joint name="right_roll" type="hinge" axis="1 0 0"/>
+        <inertial pos="0.1 -0.05 0" mass="0.8" diaginertia="0.004 0.006 0.005"/>
+        <body name="right_weld" pos="0.2 0 0" quat="0.9 0 0.1 0.4">
+          <inertial pos="0.02 0.01 0" mass="0.4" fullinertia="0.001 0.002 0.0015 0.0001 0 0.0002"/>
+          <body name="right_tip" pos="0.1 0 0">
+            <joint name="right_flex" type="hinge" axis="0 0 1"/>
+            <inertial pos="0.05 0 0" mass="0.2" diaginertia="2e-4 5e-4 5e-4"/>
+          </body>
+        </body>
+      </body>
+    </body></worldbody>
+    <actuator><motor joint="right_flex" gear="2"/></actuator></mujoco>)";
+  const Model model = gpsx::envs::load_model(p.string());
+  ASSERT_EQ(model.nv(), 5);
+  EXPECT_EQ(model.chain.parent[1], 0);
+  EXPECT_EQ(model.chain.parent[3], 0);  // 'right' hangs off 'base' beside 'left'
+  const auto cmp = gpsx::envs::compare_with_mujoco(model, gpsx::envs::random_states(model, 1000, 17));
+  ASSERT_TRUE(cmp.mujoco_error.empty()) << cmp.mujoco_error;
+  EXPECT_LE(cmp.max_rel_err, 1e-8);
+  rollout_against_mujoco(p.string(), gpsx::rb::kEuler);
+  rollout_against_mujoco(p.string(), gpsx::rb::kRk4);
+}
 
 }  // namespace

@@ -358,3 +358,25 @@ TEST(Task, EePointsOnMergedUrdfLink) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Step, DataOverloadChecksShapes) {
+  const Model model = gpsx::envs::load_model(model_path("reacher2.xml"));
+  gpsx::envs::Data<double> d(model, 3);
+  EXPECT_EQ(d.q.size(), 6u);
+  for (int e = 0; e < 3; ++e) d.ctrl[e * 2] = 1.0;  // torque on joint 1 only
+  gpsx::envs::step(gpsx::cpu_executor(1), model.chain, gpsx::envs::StepOptions{}, d);
+  EXPECT_GT(d.qd[0], 0.0);
+  EXPECT_EQ(d.status, std::vector<std::uint32_t>(3, 0u));
+  d.ctrl.pop_back();
+  try {
+    gpsx::envs::step(gpsx::cpu_executor(1), model.chain, gpsx::envs::StepOptions{}, d);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("Data.ctrl has 5 elements, expected 6"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace

@@ -59,6 +59,7 @@ struct BodySpec {
   Mat3 rot = kIdentity;
   bool has_joint = false;
   std::string joint_name;
+  int joint_index = -1;  // in the file
   int joint_type = rb::kRevolute;
   Vec3 axis{0, 0, 1};
   Vec3 anchor{};
@@ -148,6 +149,7 @@ Model compile(const std::vector<BodySpec>& bodies, const std::vector<SiteSpec>& 
       c.nbody = k + 1;
       model.body_names.push_back(b.name);
       model.joint_names.push_back(b.joint_name);
+      model.source_joint.push_back(b.joint_index);
       parts.push_back({{b.mass, b.com, b.inertia}});
     } else {
       anchor_body[i] = anc;
@@ -289,6 +291,7 @@ Model from_mujoco(const mjModel* m, const std::string& src) {
       s.has_joint = true;
       const char* jn = mj_id2name(m, mjOBJ_JOINT, j);
       s.joint_name = jn ? jn : ("joint" + std::to_string(j));
+      s.joint_index = j;
       s.joint_type = m->jnt_type[j] == mjJNT_HINGE ? rb::kRevolute : rb::kPrismatic;
       for (int k = 0; k < 3; ++k) {
         s.axis[k] = m->jnt_axis[3 * j + k];
@@ -504,6 +507,7 @@ Model load_urdf(const std::string& path) {
     if (t == "revolute" || t == "continuous" || t == "prismatic") {
       s.has_joint = true;
       s.joint_name = j.name;
+      s.joint_index = parent_joint[li];
       s.joint_type = t == "prismatic" ? rb::kPrismatic : rb::kRevolute;
       s.axis = r.vec3(j.e->FirstChildElement("axis"), "xyz", {1, 0, 0}, where + " <axis>");
       auto* dyn = j.e->FirstChildElement("dynamics");

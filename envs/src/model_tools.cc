@@ -71,7 +71,9 @@ FdComparison compare_with_mujoco(const Model& model, const StateSet& s, double t
   const int nv = model.nv();
   std::vector<int> qadr(nv), vadr(nv);
   for (int i = 0; i < nv; ++i) {
-    const int j = mj_name2id(m.get(), mjOBJ_JOINT, model.joint_names[i].c_str());
+    // MJCF: MuJoCo compiled the same file, joint ids agree; URDF: match by name
+    const int j = model.format == "mjcf" ? model.source_joint[i]
+                                         : mj_name2id(m.get(), mjOBJ_JOINT, model.joint_names[i].c_str());
     if (j < 0) {
       r.mujoco_error = "MuJoCo's model has no joint named '" + model.joint_names[i] + "'";
       return r;

@@ -60,6 +60,23 @@ void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions&
 }
 
 template <class T>
+void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions& opt, Data<T>& d) {
+  const auto check = [&](const char* name, size_t got, size_t expected) {
+    if (got != expected)
+      throw std::invalid_argument(std::string("step: Data.") + name + " has " + std::to_string(got) +
+                                  " elements, expected " + std::to_string(expected) + " (E = " +
+                                  std::to_string(d.E) + ", nv = " + std::to_string(model.nbody) +
+                                  ", nu = " + std::to_string(model.nu) + ")");
+  };
+  check("q", d.q.size(), size_t(d.E) * model.nbody);
+  check("qd", d.qd.size(), size_t(d.E) * model.nbody);
+  check("ctrl", d.ctrl.size(), size_t(d.E) * model.nu);
+  check("qacc", d.qacc.size(), size_t(d.E) * model.nbody);
+  check("status", d.status.size(), size_t(d.E));
+  step(ex, model, opt, d.E, d.q.data(), d.qd.data(), d.ctrl.data(), d.qacc.data(), d.status.data());
+}
+
+template <class T>
 void accelerations(const Executor& ex, const rb::ChainModel<T>& model, std::int64_t E,
                    const T* q, const T* qd, const T* tau, T* qacc, std::uint32_t* status) {
   rb::AccelBatch<T> f;
@@ -110,6 +127,7 @@ void random_controls(const Executor& ex, const rb::ChainModel<T>& model, std::ui
 #define GPSX_SIM_INSTANTIATE(T)                                                              \
   template void step<T>(const Executor&, const rb::ChainModel<T>&, const StepOptions&,      \
                         std::int64_t, T*, T*, const T*, T*, std::uint32_t*);                 \
+  template void step<T>(const Executor&, const rb::ChainModel<T>&, const StepOptions&, Data<T>&); \
   template void accelerations<T>(const Executor&, const rb::ChainModel<T>&, std::int64_t,    \
                                  const T*, const T*, const T*, T*, std::uint32_t*);          \
   template void observe<T>(const Executor&, const rb::ChainModel<T>&, const std::vector<int>&, \

@@ -35,6 +35,8 @@ struct Model {
   rb::ChainModel<double> chain{};        // the numbers (SoA, see rigid_body.h)
   std::vector<std::string> body_names;   // (nbody) after merging welded bodies
   std::vector<std::string> joint_names;  // (nv) joint of body i is dof i
+  std::vector<int> source_joint;         // (nv) joint's index in the file (MJCF: MuJoCo
+                                         //   joint id; URDF: order of <joint> elements)
   std::vector<std::string> actuator_names;  // (nu)
   std::vector<std::string> site_names;   // (nsite)
   double timestep = 0.01;                // physics step [s]

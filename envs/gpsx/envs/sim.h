@@ -37,6 +37,10 @@ void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions&
           std::uint32_t* status  // (E) OR-ed StatusBits, may be null
 );
 
+// The same over host Data (CPU executor): checks Data's shape against the model.
+template <class T>
+void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions& opt, Data<T>& d);
+
 // Accelerations from joint torques (no actuators, no range handling).
 template <class T>
 void accelerations(const Executor& ex, const rb::ChainModel<T>& model, std::int64_t E,
