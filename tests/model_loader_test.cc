@@ -295,3 +295,41 @@ TEST_F(QaccCsv, HeaderWithWrongWidth) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Urdf, MimicJointIsRejected) {
+  const auto p = write("mimic.urdf", "<robot name=\"r\">" + link("base") + link("l1") + link("l2") +
+                                         joint("j1", "revolute", "base", "l1", kLimit) +
+                                         joint("j2", "revolute", "l1", "l2", kLimit + "<mimic joint=\"j1\"/>") +
+                                         "</robot>");
+  expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j2'", "mimic"});
+}
+
+TEST(Urdf, MasslessMovingLinkIsRejected) {
+  const auto p = write("massless.urdf", "<robot name=\"r\">" + link("base") + "<link name=\"ghost\"/>" +
+                                            joint("j1", "continuous", "base", "ghost") + "</robot>");
+  expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j1'", "'ghost'", "no mass"});
+}
+
+// Sites past the chain's capacity are attached when a task asks for them by name.
+TEST(Mjcf, ManySitesAttachOnDemand) {
+  std::string sites;
+  for (int i = 0; i < gpsx::rb::kMaxSites + 3; ++i)
+    sites += "<site name=\"s" + std::to_string(i) + "\" pos=\"" + std::to_string(0.1 * i) + " 0 0\"/>";
+  const auto p = write("sites.xml", mjcf(kNoContact,
+                                         "<body name=\"b1\"><joint name=\"j1\"/>"
+                                         "<inertial pos=\"0.1 0 0\" mass=\"1\" diaginertia=\"0.01 0.01 0.01\"/>" +
+                                             sites + "</body>"));
+  auto m = gpsx::envs::load_mjcf(p);
+  EXPECT_EQ(m.chain.nsite, gpsx::rb::kMaxSites);
+  const std::string last = "s" + std::to_string(gpsx::rb::kMaxSites + 2);
+  expect_error([&] { m.site_index(last); }, p, {last.c_str(), "at most"});
+  m.chain.nsite = 2;  // a task that uses few points leaves room
+  m.site_names.resize(2);
+  const int k = m.site_index(last);
+  EXPECT_EQ(k, 2);
+  EXPECT_DOUBLE_EQ(m.chain.site_pos[k][0], 0.1 * (gpsx::rb::kMaxSites + 2));
+}
+
+}  // namespace

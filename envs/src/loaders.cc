@@ -195,20 +195,25 @@ Model compile(const std::vector<BodySpec>& bodies, const std::vector<SiteSpec>& 
     c.inertia[k][4] = 0.5 * (in[2] + in[6]);
     c.inertia[k][5] = 0.5 * (in[5] + in[7]);
   }
+  // every site is a frame; the first kMaxSites are also points of the chain, the others
+  // become points when asked for by name (Model::site_index)
   for (const SiteSpec& s : sites) {
-    if (c.nsite >= rb::kMaxSites)
-      throw ModelError(source + ": more than " + std::to_string(rb::kMaxSites) +
-                       " sites (site '" + s.name + "'); raise rb::kMaxSites");
-    const int k = c.nsite++;
+    Frame f;
+    f.name = s.name;
+    f.is_site = true;
     Vec3 p = s.pos;
-    int body = -1;
     if (s.body >= 0) {
-      body = anchor_body[s.body];
+      f.body = anchor_body[s.body];
       p = plus(frame_pos[s.body], rotate(frame_rot[s.body], s.pos));
     }
-    c.site_body[k] = body;
-    for (int j = 0; j < 3; ++j) c.site_pos[k][j] = p[j];
-    model.site_names.push_back(s.name);
+    for (int j = 0; j < 3; ++j) f.pos[j] = p[j];
+    model.frames.push_back(f);
+    if (c.nsite < rb::kMaxSites) {
+      const int k = c.nsite++;
+      c.site_body[k] = f.body;
+      for (int j = 0; j < 3; ++j) c.site_pos[k][j] = p[j];
+      model.site_names.push_back(s.name);
+    }
   }
   for (const ActuatorSpec& a : actuators) {
     const int k = c.nu++;
@@ -220,6 +225,19 @@ Model compile(const std::vector<BodySpec>& bodies, const std::vector<SiteSpec>& 
     model.actuator_names.push_back(a.name);
   }
   for (int j = 0; j < 3; ++j) c.gravity[j] = gravity[j];
+  // a moving body whose subtree has no mass, inertia or armature makes H singular for
+  // every configuration (MuJoCo refuses such models too)
+  std::vector<double> subtree(c.nbody, 0.0);
+  for (int k = c.nbody - 1; k >= 0; --k) {
+    subtree[k] += c.mass[k] + c.armature[k];
+    for (int j = 0; j < 6; ++j) subtree[k] += std::abs(c.inertia[k][j]);
+    if (c.parent[k] >= 0) subtree[c.parent[k]] += subtree[k];
+  }
+  for (int k = 0; k < c.nbody; ++k)
+    if (!(subtree[k] > 0))
+      throw ModelError(source + ": joint '" + model.joint_names[k] + "' moves body '" +
+                       model.body_names[k] +
+                       "' whose subtree has no mass, inertia or armature (singular dynamics)");
   return model;
 }
 
@@ -504,6 +522,8 @@ Model load_urdf(const std::string& path) {
     s.mass = links[li].mass;
     s.com = links[li].com;
     s.inertia = links[li].inertia;
+    if (j.e->FirstChildElement("mimic"))
+      r.fail(where + ": <mimic> couples joints, which needs a constraint; not supported");
     if (t == "revolute" || t == "continuous" || t == "prismatic") {
       s.has_joint = true;
       s.joint_name = j.name;
@@ -554,9 +574,22 @@ Model load_model(const std::string& path) {
   return ends_with(".urdf") ? load_urdf(path) : load_mjcf(path);
 }
 
-int Model::site_index(const std::string& name) const {
+int Model::site_index(const std::string& name) {
   for (size_t i = 0; i < site_names.size(); ++i)
     if (site_names[i] == name) return static_cast<int>(i);
+  for (const auto& f : frames)
+    if (f.is_site && f.name == name) {
+      // a site beyond the chain's first kMaxSites: attach it now
+      if (chain.nsite >= rb::kMaxSites)
+        throw ModelError(source + ": site '" + name + "' would be point number " +
+                         std::to_string(chain.nsite + 1) + "; at most " +
+                         std::to_string(rb::kMaxSites) + " points (raise rb::kMaxSites)");
+      const int k = chain.nsite++;
+      chain.site_body[k] = f.body;
+      for (int j = 0; j < 3; ++j) chain.site_pos[k][j] = f.pos[j];
+      site_names.push_back(name);
+      return k;
+    }
   throw ModelError(source + ": no site named '" + name + "'");
 }
 
@@ -565,7 +598,7 @@ int Model::add_site(const std::string& name, const std::string& frame, const dou
     if (s == name) throw ModelError(source + ": a site named '" + name + "' exists already");
   const Frame* f = nullptr;
   for (const auto& fr : frames)
-    if (fr.name == frame) f = &fr;
+    if (!fr.is_site && fr.name == frame) f = &fr;
   if (!f) throw ModelError(source + ": no body or link named '" + frame + "' for point '" + name + "'");
   if (chain.nsite >= rb::kMaxSites)
     throw ModelError(source + ": more than " + std::to_string(rb::kMaxSites) + " sites (point '" +

@@ -29,6 +29,7 @@ struct Frame {
   int body = -1;        // our body the frame is fixed in, -1 = world
   double pos[3] = {0, 0, 0};   // frame origin in that body's frame [m]
   double rot[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // frame axes in that body's frame, row-major
+  bool is_site = false;  // an MJCF site (a point) rather than a body / link
 };
 
 struct Model {
@@ -41,14 +42,16 @@ struct Model {
   std::vector<std::string> site_names;   // (nsite)
   double timestep = 0.01;                // physics step [s]
   int integrator = rb::kEuler;           // rb::Integrator
-  std::vector<Frame> frames;             // every body / link of the file
+  std::vector<Frame> frames;             // every body / link and site of the file
   std::string source;                    // file the model came from
   std::string format;                    // "mjcf" | "urdf"
 
   int nv() const { return chain.nbody; }
   int nu() const { return chain.nu; }
-  // Index of a named site; throws ModelError naming the model when absent.
-  int site_index(const std::string& name) const;
+  // Index of a named site among the chain's points; a site of the file beyond the first
+  // rb::kMaxSites is attached on first use. Throws ModelError naming the model when
+  // absent or when the chain is full.
+  int site_index(const std::string& name);
   // Adds a named point at `pos` (3) in the frame of body / link `frame`; returns its site
   // index. Throws ModelError for an unknown frame, a duplicate name or too many sites.
   int add_site(const std::string& name, const std::string& frame, const double* pos);

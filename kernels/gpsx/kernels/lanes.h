@@ -13,6 +13,11 @@
 #include <cmath>
 #include <type_traits>
 
+// Packs wider than the enabled ISA's registers are legal; g++ then notes that passing them
+// by value would change the ABI between ISAs. They never cross a library boundary.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace gpsx {
 
 template <class S, int W>
@@ -80,3 +85,5 @@ struct Lanes {
 };
 
 }  // namespace gpsx
+
+#pragma GCC diagnostic pop
