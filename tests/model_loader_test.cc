@@ -56,51 +56,51 @@ const std::string kHinge =
 
 // ---------------------------------------------------------------- MJCF
 
-TEST(Mjcf, MalformedXml) {
+TEST(LoadMjcf, MalformedXml) {
   const auto p = write("bad.xml", "<mujoco><worldbody><body></mujoco>");
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"MuJoCo could not load"});
 }
 
-TEST(Mjcf, MissingFile) {
+TEST(LoadMjcf, MissingFile) {
   const std::string p = "/nonexistent/gpsx/model.xml";
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"MuJoCo could not load"});
 }
 
-TEST(Mjcf, CollidingGeomIsRejected) {
+TEST(LoadMjcf, CollidingGeomIsRejected) {
   const auto p = write("contact.xml",
                        mjcf("", "<body name=\"b1\"><joint name=\"j1\"/><geom name=\"g1\" size=\"0.1\"/>"
                                 "<inertial pos=\"0.1 0 0\" mass=\"1\" diaginertia=\"0.01 0.01 0.01\"/></body>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"geom 'g1'", "contact"});
 }
 
-TEST(Mjcf, TendonIsRejected) {
+TEST(LoadMjcf, TendonIsRejected) {
   const auto p = write("tendon.xml",
                        mjcf(kNoContact, kHinge,
                             "<tendon><fixed name=\"t1\"><joint joint=\"j1\" coef=\"1\"/></fixed></tendon>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"tendon 't1'"});
 }
 
-TEST(Mjcf, FreeJointIsRejected) {
+TEST(LoadMjcf, FreeJointIsRejected) {
   const auto p = write("free.xml", mjcf(kNoContact,
                                         "<body name=\"b1\"><freejoint name=\"fj\"/>"
                                         "<inertial pos=\"0 0 0\" mass=\"1\" diaginertia=\"0.01 0.01 0.01\"/></body>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"joint 'fj'", "free"});
 }
 
-TEST(Mjcf, BallJointIsRejected) {
+TEST(LoadMjcf, BallJointIsRejected) {
   const auto p = write("ball.xml", mjcf(kNoContact,
                                         "<body name=\"b1\"><joint name=\"bj\" type=\"ball\"/>"
                                         "<inertial pos=\"0 0 0\" mass=\"1\" diaginertia=\"0.01 0.01 0.01\"/></body>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"joint 'bj'", "ball"});
 }
 
-TEST(Mjcf, PositionActuatorIsRejected) {
+TEST(LoadMjcf, PositionActuatorIsRejected) {
   const auto p = write("servo.xml", mjcf(kNoContact, kHinge,
                                          "<actuator><position name=\"servo\" joint=\"j1\" kp=\"10\"/></actuator>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"actuator 'servo'", "motor"});
 }
 
-TEST(Mjcf, TwoJointsInOneBodyAreRejected) {
+TEST(LoadMjcf, TwoJointsInOneBodyAreRejected) {
   const auto p = write("twojoints.xml",
                        mjcf(kNoContact,
                             "<body name=\"b2\"><joint name=\"ja\" axis=\"1 0 0\"/><joint name=\"jb\" axis=\"0 1 0\"/>"
@@ -108,20 +108,20 @@ TEST(Mjcf, TwoJointsInOneBodyAreRejected) {
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"body 'b2'", "one joint per body"});
 }
 
-TEST(Mjcf, JointStiffnessIsRejected) {
+TEST(LoadMjcf, JointStiffnessIsRejected) {
   const auto p = write("stiff.xml", mjcf(kNoContact,
                                          "<body name=\"b1\"><joint name=\"js\" stiffness=\"3\"/>"
                                          "<inertial pos=\"0.1 0 0\" mass=\"1\" diaginertia=\"0.01 0.01 0.01\"/></body>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"joint 'js'", "stiffness"});
 }
 
-TEST(Mjcf, EqualityConstraintIsRejected) {
+TEST(LoadMjcf, EqualityConstraintIsRejected) {
   const auto p = write("equality.xml",
                        mjcf(kNoContact, kHinge, "<equality><joint name=\"eq1\" joint1=\"j1\"/></equality>"));
   expect_error([&] { gpsx::envs::load_mjcf(p); }, p, {"equality 'eq1'"});
 }
 
-TEST(Mjcf, ContactFreeModelLoads) {
+TEST(LoadMjcf, ContactFreeModelLoads) {
   const auto p = write("ok.xml", mjcf(kNoContact, kHinge));
   const auto m = gpsx::envs::load_mjcf(p);
   EXPECT_EQ(m.nv(), 1);
@@ -144,34 +144,34 @@ std::string joint(const std::string& name, const std::string& type, const std::s
 }
 const std::string kLimit = "<limit lower=\"-1\" upper=\"1\" effort=\"5\" velocity=\"1\"/>";
 
-TEST(Urdf, MalformedXml) {
+TEST(LoadUrdf, MalformedXml) {
   const auto p = write("bad.urdf", "<robot name=\"r\"><link name=\"a\"></robot>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"malformed XML"});
 }
 
-TEST(Urdf, MissingFile) {
+TEST(LoadUrdf, MissingFile) {
   const std::string p = "/nonexistent/gpsx/robot.urdf";
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"malformed XML"});
 }
 
-TEST(Urdf, NoRobotElement) {
+TEST(LoadUrdf, NoRobotElement) {
   const auto p = write("norobot.urdf", "<model name=\"r\"/>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"<robot>"});
 }
 
-TEST(Urdf, UnknownLinkInJoint) {
+TEST(LoadUrdf, UnknownLinkInJoint) {
   const auto p = write("unknown.urdf", "<robot name=\"r\">" + link("base") + link("l1") +
                                            joint("j1", "revolute", "base", "ghost", kLimit) + "</robot>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j1'", "unknown link 'ghost'"});
 }
 
-TEST(Urdf, FloatingJointIsRejected) {
+TEST(LoadUrdf, FloatingJointIsRejected) {
   const auto p = write("floating.urdf", "<robot name=\"r\">" + link("base") + link("l1") +
                                             joint("jf", "floating", "base", "l1") + "</robot>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'jf'", "floating"});
 }
 
-TEST(Urdf, BadNumber) {
+TEST(LoadUrdf, BadNumber) {
   const auto p = write("badnum.urdf",
                        "<robot name=\"r\">" + link("base") + link("l1") +
                            joint("j1", "revolute", "base", "l1",
@@ -179,20 +179,20 @@ TEST(Urdf, BadNumber) {
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j1'", "xyz"});
 }
 
-TEST(Urdf, TwoRoots) {
+TEST(LoadUrdf, TwoRoots) {
   const auto p = write("tworoots.urdf", "<robot name=\"r\">" + link("base") + link("other") +
                                             link("l1") + joint("j1", "revolute", "base", "l1", kLimit) +
                                             "</robot>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"'base'", "'other'", "root"});
 }
 
-TEST(Urdf, RevoluteWithoutLimit) {
+TEST(LoadUrdf, RevoluteWithoutLimit) {
   const auto p = write("nolimit.urdf", "<robot name=\"r\">" + link("base") + link("l1") +
                                            joint("j1", "revolute", "base", "l1") + "</robot>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j1'", "<limit>"});
 }
 
-TEST(Urdf, MissingMass) {
+TEST(LoadUrdf, MissingMass) {
   const auto p = write("nomass.urdf",
                        "<robot name=\"r\">" + link("base") +
                            "<link name=\"l1\"><inertial><inertia ixx=\"1\" iyy=\"1\" izz=\"1\"/></inertial></link>" +
@@ -200,7 +200,7 @@ TEST(Urdf, MissingMass) {
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"link 'l1'", "<mass>"});
 }
 
-TEST(Urdf, FixedJointsAreMerged) {
+TEST(LoadUrdf, FixedJointsAreMerged) {
   const auto p = write("fixed.urdf", "<robot name=\"r\">" + link("base") + link("l1") + link("l2") +
                                          joint("j1", "continuous", "base", "l1") +
                                          joint("weld", "fixed", "l1", "l2", "<origin xyz=\"1 0 0\"/>") +
@@ -222,29 +222,29 @@ std::string task_with(const std::string& body) {
   return write("task.yaml", "model: reacher2.xml\n" + body);
 }
 
-TEST(TaskYaml, UnknownSensor) {
+TEST(LoadTask, UnknownSensor) {
   const auto p = task_with("sensors: [JOINT_ANGLES, RGB_IMAGE]\n");
   expect_error([&] { gpsx::envs::load_task(p); }, p, {"RGB_IMAGE"});
 }
 
-TEST(TaskYaml, WrongInitialStateSize) {
+TEST(LoadTask, WrongInitialStateSize) {
   const auto p = task_with("conditions:\n  - q0: [0.1, 0.2, 0.3]\n");
   expect_error([&] { gpsx::envs::load_task(p); }, p, {"conditions[0].q0", "expected 2"});
 }
 
-TEST(TaskYaml, UnknownSite) {
+TEST(LoadTask, UnknownSite) {
   const auto p = task_with("ee_sites: [nowhere]\n");
   expect_error([&] { gpsx::envs::load_task(p); }, "reacher2.xml", {"nowhere"});
 }
 
-TEST(TaskYaml, MissingModel) {
+TEST(LoadTask, MissingModel) {
   const auto p = write("nomodel.yaml", "name: x\n");
   expect_error([&] { gpsx::envs::load_task(p); }, p, {"model"});
 }
 
 // ---------------------------------------------------------------- qacc CSV
 
-class QaccCsv : public ::testing::Test {
+class ModelQaccCsv : public ::testing::Test {
  protected:
   gpsx::envs::Model model = gpsx::envs::load_model(std::string(GPSX_MODELS_DIR) + "/reacher2.xml");
   const std::string header = "q1,q2,qd1,qd2,tau1,tau2\n";
@@ -252,7 +252,7 @@ class QaccCsv : public ::testing::Test {
   int run(const std::string& in) { return gpsx::envs::qacc_csv(model, gpsx::cpu_executor(1), in, out); }
 };
 
-TEST_F(QaccCsv, WritesOneRowPerState) {
+TEST_F(ModelQaccCsv, WritesOneRowPerState) {
   const auto in = write("in.csv", header + "0.1,0.2,0.3,0.4,0.5,0.6\n0,0,0,0,1,0\n");
   EXPECT_EQ(run(in), 2);
   std::ifstream f(out);
@@ -273,23 +273,23 @@ TEST_F(QaccCsv, WritesOneRowPerState) {
   for (int i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(got[i], qacc[i]);
 }
 
-TEST_F(QaccCsv, WrongColumnCount) {
+TEST_F(ModelQaccCsv, WrongColumnCount) {
   const auto in = write("cols.csv", header + "0.1,0.2,0.3\n");
   expect_error([&] { run(in); }, in, {"line 2", "3 columns", "expected 6"});
   EXPECT_FALSE(fs::exists(out));
 }
 
-TEST_F(QaccCsv, NotANumber) {
+TEST_F(ModelQaccCsv, NotANumber) {
   const auto in = write("nan.csv", header + "0.1,0.2,abc,0.4,0.5,0.6\n");
   expect_error([&] { run(in); }, in, {"line 2", "column 3", "'qd1'", "abc"});
 }
 
-TEST_F(QaccCsv, EmptyFile) {
+TEST_F(ModelQaccCsv, EmptyFile) {
   const auto in = write("empty.csv", "");
   expect_error([&] { run(in); }, in, {"empty"});
 }
 
-TEST_F(QaccCsv, HeaderWithWrongWidth) {
+TEST_F(ModelQaccCsv, HeaderWithWrongWidth) {
   const auto in = write("header.csv", "q1,q2\n");
   expect_error([&] { run(in); }, in, {"header", "expected 6"});
 }
@@ -298,7 +298,7 @@ TEST_F(QaccCsv, HeaderWithWrongWidth) {
 
 namespace {
 
-TEST(Urdf, MimicJointIsRejected) {
+TEST(LoadUrdf, MimicJointIsRejected) {
   const auto p = write("mimic.urdf", "<robot name=\"r\">" + link("base") + link("l1") + link("l2") +
                                          joint("j1", "revolute", "base", "l1", kLimit) +
                                          joint("j2", "revolute", "l1", "l2", kLimit + "<mimic joint=\"j1\"/>") +
@@ -306,14 +306,14 @@ TEST(Urdf, MimicJointIsRejected) {
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j2'", "mimic"});
 }
 
-TEST(Urdf, MasslessMovingLinkIsRejected) {
+TEST(LoadUrdf, MasslessMovingLinkIsRejected) {
   const auto p = write("massless.urdf", "<robot name=\"r\">" + link("base") + "<link name=\"ghost\"/>" +
                                             joint("j1", "continuous", "base", "ghost") + "</robot>");
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j1'", "'ghost'", "no mass"});
 }
 
 // Sites past the chain's capacity are attached when a task asks for them by name.
-TEST(Mjcf, ManySitesAttachOnDemand) {
+TEST(LoadMjcf, ManySitesAttachOnDemand) {
   std::string sites;
   for (int i = 0; i < gpsx::rb::kMaxSites + 3; ++i)
     sites += "<site name=\"s" + std::to_string(i) + "\" pos=\"" + std::to_string(0.1 * i) + " 0 0\"/>";

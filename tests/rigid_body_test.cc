@@ -21,10 +21,10 @@ using gpsx::envs::Model;
 
 std::string model_path(const std::string& file) { return std::string(GPSX_MODELS_DIR) + "/" + file; }
 
-class EachModel : public ::testing::TestWithParam<std::string> {};
+class MujocoQacc : public ::testing::TestWithParam<std::string> {};
 
 // Our qacc equals MuJoCo's mj_forward qacc on 1000 random states and torques.
-TEST_P(EachModel, QaccMatchesMuJoCo) {
+TEST_P(MujocoQacc, QaccMatchesMuJoCo) {
   const Model model = gpsx::envs::load_model(model_path(GetParam()));
   const auto states = gpsx::envs::random_states(model, 1000, 7);
   const auto cmp = gpsx::envs::compare_with_mujoco(model, states, 1e-8);
@@ -90,11 +90,11 @@ void rollout_against_mujoco(const std::string& file, int integrator) {
               integrator == gpsx::rb::kRk4 ? "RK4" : "Euler", worst);
 }
 
-class EachMjcf : public ::testing::TestWithParam<std::string> {};
-TEST_P(EachMjcf, EulerRolloutTracksMuJoCo) {
+class MujocoRollout : public ::testing::TestWithParam<std::string> {};
+TEST_P(MujocoRollout, EulerRolloutTracksMuJoCo) {
   rollout_against_mujoco(model_path(GetParam()), gpsx::rb::kEuler);
 }
-TEST_P(EachMjcf, Rk4RolloutTracksMuJoCo) {
+TEST_P(MujocoRollout, Rk4RolloutTracksMuJoCo) {
   rollout_against_mujoco(model_path(GetParam()), gpsx::rb::kRk4);
 }
 
@@ -105,18 +105,18 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
 }
 
 // The URDF goes through our URDF reader and through MuJoCo's own URDF import.
-INSTANTIATE_TEST_SUITE_P(Models, EachModel,
+INSTANTIATE_TEST_SUITE_P(Models, MujocoQacc,
                          ::testing::Values("pointmass.xml", "reacher2.xml", "arm7.xml",
                                            "testchain.xml", "testchain.urdf"),
                          param_name);
-INSTANTIATE_TEST_SUITE_P(Models, EachMjcf,
+INSTANTIATE_TEST_SUITE_P(Models, MujocoRollout,
                          ::testing::Values("pointmass.xml", "reacher2.xml", "arm7.xml",
                                            "testchain.xml"),
                          param_name);
 
 // A branching tree (two arms on one base, one welded branch with mass), with unnamed
 // joints: the same algorithms walk parent indices, and dofs follow MuJoCo's joint ids.
-TEST(Tree, BranchingModelMatchesMuJoCo) {
+TEST(MujocoTree, BranchingModelMatchesMuJoCo) {
   const fs::path p = fs::temp_directory_path() / "gpsx_rigid_body_tree.xml";
   std::ofstream(p) << R"(<mujoco><compiler angle="radian" inertiafromgeom="false"/>
     <option timestep="0.01" gravity="0 0 -9.81"><flag contact="disable"/></option>

@@ -22,12 +22,12 @@ namespace rb = gpsx::rb;
 
 std::string model_path(const std::string& file) { return std::string(GPSX_MODELS_DIR) + "/" + file; }
 
-class EachModel : public ::testing::TestWithParam<std::string> {};
+class SimModel : public ::testing::TestWithParam<std::string> {};
 
 // Site Jacobians against central differences of the site position, and J qd against the
 // site velocity from the body velocities. Tolerance 1e-7 (FD truncation ~h^2 = 1e-12,
 // round-off ~1e-16 / h = 1e-10).
-TEST_P(EachModel, SiteJacobianMatchesFiniteDifferences) {
+TEST_P(SimModel, SiteJacobianMatchesFiniteDifferences) {
   const Model model = gpsx::envs::load_model(model_path(GetParam()));
   const auto& m = model.chain;
   ASSERT_GT(m.nsite, 0);
@@ -73,7 +73,7 @@ TEST_P(EachModel, SiteJacobianMatchesFiniteDifferences) {
 }
 
 // Stepping in float stays close to double over one control step from the conditions.
-TEST_P(EachModel, FloatStepTracksDouble) {
+TEST_P(SimModel, FloatStepTracksDouble) {
   const Model model = gpsx::envs::load_model(model_path(GetParam()));
   const auto mf = gpsx::envs::cast_chain<float>(model.chain);
   const int nv = model.nv(), nu = model.nu();
@@ -102,7 +102,7 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
   std::replace(s.begin(), s.end(), '.', '_');
   return s;
 }
-INSTANTIATE_TEST_SUITE_P(Models, EachModel,
+INSTANTIATE_TEST_SUITE_P(Models, SimModel,
                          ::testing::Values("pointmass.xml", "reacher2.xml", "arm7.xml",
                                            "testchain.xml"),
                          param_name);
@@ -130,13 +130,13 @@ double rk4_energy_drift(double dt, int steps) {
   return rel;
 }
 
-TEST(Energy, Rk4ConservesEnergyOfFrictionlessArm) {
+TEST(SimEnergy, Rk4ConservesEnergyOfFrictionlessArm) {
   EXPECT_LE(rk4_energy_drift(0.01, 1000), 1e-3);
   EXPECT_LE(rk4_energy_drift(0.001, 2000), 1e-7);
 }
 
 // With damping on, energy never increases under zero torque (Euler, implicit damping).
-TEST(Energy, DampedArmLosesEnergy) {
+TEST(SimEnergy, DampedArmLosesEnergy) {
   const Model model = gpsx::envs::load_model(model_path("arm7.xml"));
   const auto& m = model.chain;
   const auto s = gpsx::envs::random_states(model, 1, 4);
@@ -152,7 +152,7 @@ TEST(Energy, DampedArmLosesEnergy) {
   EXPECT_LT(e, 0.9 * e0);
 }
 
-TEST(Task, ArmStateLayoutIsTheReferences) {
+TEST(SimTask, ArmStateLayoutIsTheReferences) {
   const Task t = gpsx::envs::load_task(gpsx::envs::find_task("arm7"));
   EXPECT_EQ(t.dX(), 26);
   EXPECT_EQ(t.dU(), 7);
@@ -170,7 +170,7 @@ TEST(Task, ArmStateLayoutIsTheReferences) {
 
 // x = [q, qd, ee points, ee velocities] with the ee blocks equal to site positions and
 // J qd, for every condition of the arm.
-TEST(Task, ObserveAssemblesSensorBlocks) {
+TEST(SimTask, ObserveAssemblesSensorBlocks) {
   const Task t = gpsx::envs::load_task(gpsx::envs::find_task("arm7"));
   const auto& m = t.model.chain;
   const int nv = m.nbody, E = static_cast<int>(t.conditions.size()), dX = t.dX();
@@ -205,7 +205,7 @@ TEST(Task, ObserveAssemblesSensorBlocks) {
 
 // The batched step gives bit-identical results on 1 and several threads, and a long random
 // rollout keeps every joint inside its range.
-TEST(Step, ThreadsAgreeAndLimitsHold) {
+TEST(SimStep, ThreadsAgreeAndLimitsHold) {
   const Task t = gpsx::envs::load_task(gpsx::envs::find_task("arm7"));
   const auto& m = t.model.chain;
   const int E = 257, nv = m.nbody, nu = m.nu;
@@ -233,7 +233,7 @@ TEST(Step, ThreadsAgreeAndLimitsHold) {
 }
 
 // Torques are clamped to the actuator ranges: a huge control acts like the limit.
-TEST(Step, ControlsAreClampedToLimits) {
+TEST(SimStep, ControlsAreClampedToLimits) {
   const Model model = gpsx::envs::load_model(model_path("arm7.xml"));
   const auto& m = model.chain;
   std::vector<double> ctrl_big(m.nu, 1e6), ctrl_lim(m.nu), tau_big(m.nbody), tau_lim(m.nbody);
@@ -245,7 +245,7 @@ TEST(Step, ControlsAreClampedToLimits) {
 }
 
 // A singular mass matrix is reported per environment, the others go on.
-TEST(Step, SingularModelFlagsOnlyItsStatus) {
+TEST(SimStep, SingularModelFlagsOnlyItsStatus) {
   Model model = gpsx::envs::load_model(model_path("pointmass.xml"));
   model.chain.mass[1] = 0;
   model.chain.mass[0] = 0;
@@ -258,7 +258,7 @@ TEST(Step, SingularModelFlagsOnlyItsStatus) {
   EXPECT_EQ(st[1], gpsx::kNotPositiveDefinite);
 }
 
-TEST(Sim, RunSimReportsThroughput) {
+TEST(SimRun, RunSimReportsThroughput) {
   const Task t = gpsx::envs::load_task(gpsx::envs::find_task("arm7"));
   const auto r = gpsx::envs::run_sim(t, gpsx::cpu_executor(2), 128, 10, true, 1);
   EXPECT_EQ(r.envs, 128);
@@ -301,12 +301,12 @@ void lanes_match_scalar() {
   EXPECT_EQ(st1, st2);
 }
 
-TEST(Step, SimdLanesMatchScalarDouble) { lanes_match_scalar<double>(); }
-TEST(Step, SimdLanesMatchScalarFloat) { lanes_match_scalar<float>(); }
+TEST(SimStep, SimdLanesMatchScalarDouble) { lanes_match_scalar<double>(); }
+TEST(SimStep, SimdLanesMatchScalarFloat) { lanes_match_scalar<float>(); }
 
 // A pack with one singular environment falls back to per-environment steps: only that
 // environment is flagged.
-TEST(Step, SimdPackFallbackKeepsStatusPerEnvironment) {
+TEST(SimStep, SimdPackFallbackKeepsStatusPerEnvironment) {
   Model model = gpsx::envs::load_model(model_path("pointmass.xml"));
   const int E = 8, nv = 2;
   std::vector<double> q(E * nv, 0.0), qd(E * nv, 0.0), ctrl(E * 2, 1.0);
@@ -326,7 +326,7 @@ namespace {
 
 // A task can put end-effector points on URDF links, including fixed links that were
 // merged into their parent: the point follows the parent with the fixed offset.
-TEST(Task, EePointsOnMergedUrdfLink) {
+TEST(SimTask, EePointsOnMergedUrdfLink) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / "gpsx_sim_test_ee_points";
   fs::create_directories(dir);
@@ -361,7 +361,7 @@ TEST(Task, EePointsOnMergedUrdfLink) {
 
 namespace {
 
-TEST(Step, DataOverloadChecksShapes) {
+TEST(SimStep, DataOverloadChecksShapes) {
   const Model model = gpsx::envs::load_model(model_path("reacher2.xml"));
   gpsx::envs::Data<double> d(model, 3);
   EXPECT_EQ(d.q.size(), 6u);
