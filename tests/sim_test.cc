@@ -380,3 +380,35 @@ TEST(SimStep, DataOverloadChecksShapes) {
 }
 
 }  // namespace
+
+namespace {
+
+// Batched ee Jacobians (CostFK's END_EFFECTOR_POINT_JACOBIANS) against central differences
+// of the assembled END_EFFECTOR_POINTS block, for every arm condition.
+TEST(SimTask, EeJacobiansMatchFiniteDifferencesOfObservedPoints) {
+  const Task t = gpsx::envs::load_task(gpsx::envs::find_task("arm7"));
+  const auto& m = t.model.chain;
+  const int nv = m.nbody, nee = static_cast<int>(t.ee_sites.size()), E = static_cast<int>(t.conditions.size());
+  std::vector<double> q, J(E * 3 * nee * nv);
+  for (const auto& c : t.conditions) q.insert(q.end(), c.q0.begin(), c.q0.end());
+  gpsx::envs::ee_jacobians(gpsx::cpu_executor(2), m, t.ee_sites, E, q.data(), J.data());
+  const std::vector<int> points = {rb::kEndEffectorPoints};
+  const double h = 1e-6;
+  double worst = 0;
+  for (int j = 0; j < nv; ++j) {
+    std::vector<double> qp = q, qm = q, zero(E * nv, 0.0), xp(E * 3 * nee), xm(E * 3 * nee);
+    for (int e = 0; e < E; ++e) {
+      qp[e * nv + j] += h;
+      qm[e * nv + j] -= h;
+    }
+    gpsx::envs::observe(gpsx::cpu_executor(1), m, points, t.ee_sites, E, qp.data(), zero.data(), xp.data());
+    gpsx::envs::observe(gpsx::cpu_executor(1), m, points, t.ee_sites, E, qm.data(), zero.data(), xm.data());
+    for (int e = 0; e < E; ++e)
+      for (int r = 0; r < 3 * nee; ++r)
+        worst = std::max(worst, std::abs((xp[e * 3 * nee + r] - xm[e * 3 * nee + r]) / (2 * h) -
+                                         J[(e * 3 * nee + r) * nv + j]));
+  }
+  EXPECT_LE(worst, 1e-7);
+}
+
+}  // namespace

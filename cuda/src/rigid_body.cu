@@ -7,6 +7,7 @@
   GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::rb::StepBatch<T>)            \
   GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::rb::AccelBatch<T>)           \
   GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::rb::ObserveBatch<T>)         \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::rb::EeJacobianBatch<T>)      \
   GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::rb::RandomCtrlBatch<T>)
 
 GPSX_RB_INSTANTIATE(float)

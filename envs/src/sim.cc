@@ -114,6 +114,25 @@ void observe(const Executor& ex, const rb::ChainModel<T>& model, const std::vect
 }
 
 template <class T>
+void ee_jacobians(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& ee_sites,
+                  std::int64_t E, const T* q, T* J) {
+  if (ee_sites.size() > static_cast<size_t>(rb::kMaxSites))
+    throw std::invalid_argument("ee_jacobians: more than " + std::to_string(rb::kMaxSites) + " sites");
+  rb::EeJacobianBatch<T> f;
+  f.model = model;
+  f.nee = static_cast<int>(ee_sites.size());
+  for (size_t i = 0; i < ee_sites.size(); ++i) {
+    if (ee_sites[i] < 0 || ee_sites[i] >= model.nsite)
+      throw std::invalid_argument("ee_jacobians: ee site index " + std::to_string(ee_sites[i]) +
+                                  " out of range [0, " + std::to_string(model.nsite) + ")");
+    f.ee_sites[i] = ee_sites[i];
+  }
+  f.q = q;
+  f.J = J;
+  for_each(ex, E, f);
+}
+
+template <class T>
 void random_controls(const Executor& ex, const rb::ChainModel<T>& model, std::uint64_t seed,
                      std::uint64_t step_index, std::int64_t E, T* ctrl) {
   rb::RandomCtrlBatch<T> f;
@@ -132,6 +151,8 @@ void random_controls(const Executor& ex, const rb::ChainModel<T>& model, std::ui
                                  const T*, const T*, const T*, T*, std::uint32_t*);          \
   template void observe<T>(const Executor&, const rb::ChainModel<T>&, const std::vector<int>&, \
                            const std::vector<int>&, std::int64_t, const T*, const T*, T*);   \
+  template void ee_jacobians<T>(const Executor&, const rb::ChainModel<T>&, const std::vector<int>&, \
+                                std::int64_t, const T*, T*);                                 \
   template void random_controls<T>(const Executor&, const rb::ChainModel<T>&, std::uint64_t, \
                                    std::uint64_t, std::int64_t, T*);
 GPSX_SIM_INSTANTIATE(float)

@@ -60,6 +60,14 @@ void observe(const Executor& ex, const rb::ChainModel<T>& model, const std::vect
              T* x          // (E x dX)
 );
 
+// End-effector point Jacobians J (E x 3 nee x nv): rows 3p..3p+2 are d(point p)/dq.
+template <class T>
+void ee_jacobians(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& ee_sites,
+                  std::int64_t E,
+                  const T* q,  // (E x nv)
+                  T* J         // (E x 3 nee x nv)
+);
+
 // Uniform random controls in the actuator ranges, reproducible from (seed, step).
 template <class T>
 void random_controls(const Executor& ex, const rb::ChainModel<T>& model, std::uint64_t seed,

@@ -679,6 +679,29 @@ struct ObserveBatch {
   }
 };
 
+// Batched end-effector point Jacobians, as the reference's END_EFFECTOR_POINT_JACOBIANS
+// (CostFK): J[e] (3 nee x nv) stacks d point_p / dq for the ee sites in order.
+template <class T>
+struct EeJacobianBatch {
+  ChainModel<T> model;
+  int nee = 0;
+  int ee_sites[kMaxSites];      // (nee) site indices
+  const T* q = nullptr;         // (E x nv)
+  T* J = nullptr;               // (E x 3 nee x nv)
+
+  GPS_HD void operator()(std::int64_t e) const {
+    const int n = model.nbody;
+    Kinematics<T> k;
+    forward_kinematics(model, q + e * n, k);
+    T* Je = J + e * 3 * nee * n;
+    for (int p = 0; p < nee; ++p) {
+      T pt[3];
+      site_position(model, k, ee_sites[p], pt);
+      site_jacobian(model, k, ee_sites[p], pt, Je + 3 * p * n);
+    }
+  }
+};
+
 // Uniform random controls in the actuator ranges ([-1, 1] where unlimited), from a
 // counter-based hash: reproducible, no RNG state, same numbers on CPU and GPU.
 template <class T>
