@@ -37,6 +37,15 @@ TEST(ModelCommand, CheckPassesOnTheArm) {
   EXPECT_NO_THROW(run({"model", "check", kModels + "/arm7.xml", "--states", "50"}));
 }
 
+TEST(ModelCommand, CheckWithASensorList) {
+  EXPECT_NO_THROW(run({"model", "check", kModels + "/reacher2.xml", "--states", "10", "--sensors",
+                       "JOINT_ANGLES,JOINT_VELOCITIES,END_EFFECTOR_POINTS", "--ee-sites", "tip"}));
+  EXPECT_THROW(run({"model", "check", kModels + "/reacher2.xml", "--sensors", "JOINT_TORQUES"}),
+               gpsx::envs::ModelError);
+  EXPECT_THROW(run({"model", "check", kModels + "/reacher2.xml", "--ee-sites", "nope"}),
+               gpsx::envs::ModelError);
+}
+
 TEST(ModelCommand, CheckFailsOnAnImpossibleTolerance) {
   EXPECT_THROW(run({"model", "check", kModels + "/testchain.xml", "--states", "50", "--tolerance", "0"}),
                CLI::RuntimeError);

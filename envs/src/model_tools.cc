@@ -109,7 +109,7 @@ FdComparison compare_with_mujoco(const Model& model, const StateSet& s, double t
   return r;
 }
 
-void print_summary(const Model& model, std::ostream& out) {
+void print_summary(const Model& model, std::ostream& out, std::vector<int> sensors, int nee) {
   const rb::ChainModel<double>& c = model.chain;
   out << "model " << model.source << " (" << model.format << ")\n";
   out << "  bodies " << c.nbody << ", dofs " << c.nbody << ", actuators " << c.nu << ", sites "
@@ -136,14 +136,17 @@ void print_summary(const Model& model, std::ostream& out) {
     out << "  site '" << model.site_names[s] << "' on "
         << (c.site_body[s] < 0 ? std::string("world") : "'" + model.body_names[c.site_body[s]] + "'")
         << "\n";
-  std::vector<int> sensors = {rb::kJointAngles, rb::kJointVelocities};
-  if (c.nsite > 0) {
-    sensors.push_back(rb::kEndEffectorPoints);
-    sensors.push_back(rb::kEndEffectorPointVelocities);
+  if (sensors.empty()) {
+    sensors = {rb::kJointAngles, rb::kJointVelocities};
+    if (c.nsite > 0) {
+      sensors.push_back(rb::kEndEffectorPoints);
+      sensors.push_back(rb::kEndEffectorPointVelocities);
+    }
   }
+  if (nee < 0) nee = c.nsite;
   out << "  state for [";
   for (size_t i = 0; i < sensors.size(); ++i) out << (i ? ", " : "") << sensor_name(sensors[i]);
-  out << "] with all " << c.nsite << " sites: dX = " << state_size(sensors, c.nbody, c.nsite)
+  out << "] with " << nee << " end-effector points: dX = " << state_size(sensors, c.nbody, nee)
       << ", dU = " << c.nu << "\n";
 }
 

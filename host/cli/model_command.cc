@@ -7,6 +7,7 @@
 #include "gpsx/envs/loaders.h"
 #include "gpsx/envs/model_tools.h"
 #include "gpsx/envs/sim.h"
+#include "gpsx/envs/task.h"
 
 namespace gpsx::cli {
 
@@ -15,6 +16,8 @@ void add_model_command(CLI::App& app, const GlobalOptions& global) {
     std::string file;
     int states = 1000;
     double tolerance = 1e-8;
+    std::vector<std::string> sensors;
+    std::vector<std::string> ee_sites;
     std::string in, out;
   };
   auto opt = std::make_shared<Options>();
@@ -26,9 +29,18 @@ void add_model_command(CLI::App& app, const GlobalOptions& global) {
   check->add_option("FILE", opt->file, "MJCF (.xml) or URDF (.urdf) file")->required();
   check->add_option("--states", opt->states, "random states to compare")->capture_default_str();
   check->add_option("--tolerance", opt->tolerance, "max relative error to pass")->capture_default_str();
+  check->add_option("--sensors", opt->sensors,
+                    "state blocks for dX, e.g. JOINT_ANGLES,JOINT_VELOCITIES,END_EFFECTOR_POINTS")
+      ->delimiter(',');
+  check->add_option("--ee-sites", opt->ee_sites, "sites used as end-effector points (default: all)")
+      ->delimiter(',');
   check->callback([opt, &global] {
-    const envs::Model model = envs::load_model(opt->file);
-    envs::print_summary(model, std::cout);
+    envs::Model model = envs::load_model(opt->file);
+    std::vector<int> sensors;
+    for (const auto& name : opt->sensors) sensors.push_back(envs::parse_sensor(name));
+    for (const auto& name : opt->ee_sites) model.site_index(name);  // validates the names
+    envs::print_summary(model, std::cout, sensors,
+                        opt->ee_sites.empty() ? -1 : static_cast<int>(opt->ee_sites.size()));
     const auto states = envs::random_states(model, opt->states, global.seed);
     const auto cmp = envs::compare_with_mujoco(model, states, opt->tolerance);
     if (!cmp.mujoco_error.empty()) {

@@ -34,9 +34,11 @@ FdComparison compare_with_mujoco(const Model& model, const StateSet& states,
                                  double tolerance = 1e-8);
 
 // Human-readable summary: bodies, joints (type, range, damping, armature), actuators
-// (gear, ctrl range), sites, gravity, timestep, integrator, dX/dU for the default sensor
-// list (angles, velocities and, if there are sites, their points and velocities).
-void print_summary(const Model& model, std::ostream& out);
+// (gear, ctrl range), sites, gravity, timestep, integrator, and dX/dU for a sensor list
+// (rb::Sensor values) with nee end-effector points. Empty sensors: angles, velocities
+// and, if the model has sites, all sites' points and velocities.
+void print_summary(const Model& model, std::ostream& out, std::vector<int> sensors = {},
+                   int nee = -1);
 
 // Reads rows of (q, qd, tau) with a header line from CSV, writes qacc rows with a header
 // (qacc_<joint>) to out_path atomically (temporary file + rename). Throws ModelError on a
