@@ -37,6 +37,10 @@ TEST(ModelCommand, CheckPassesOnTheArm) {
   EXPECT_NO_THROW(run({"model", "check", kModels + "/arm7.xml", "--states", "50"}));
 }
 
+TEST(ModelCommand, CheckPassesOnTheUrdf) {
+  EXPECT_NO_THROW(run({"model", "check", kModels + "/testchain.urdf", "--states", "50"}));
+}
+
 TEST(ModelCommand, CheckWithASensorList) {
   EXPECT_NO_THROW(run({"model", "check", kModels + "/reacher2.xml", "--states", "10", "--sensors",
                        "JOINT_ANGLES,JOINT_VELOCITIES,END_EFFECTOR_POINTS", "--ee-sites", "tip"}));
@@ -47,7 +51,7 @@ TEST(ModelCommand, CheckWithASensorList) {
 }
 
 TEST(ModelCommand, CheckFailsOnAnImpossibleTolerance) {
-  EXPECT_THROW(run({"model", "check", kModels + "/testchain.xml", "--states", "50", "--tolerance", "0"}),
+  EXPECT_THROW(run({"model", "check", kModels + "/testchain.xml", "--states", "50", "--tolerance", "1e-30"}),
                CLI::RuntimeError);
 }
 
