@@ -634,6 +634,10 @@ struct AccelBatch {
 
 // Batched state assembly: x (E x dX) from q, qd using a sensor list like the reference's
 // (JOINT_ANGLES, JOINT_VELOCITIES, END_EFFECTOR_POINTS, END_EFFECTOR_POINT_VELOCITIES).
+// Points are world positions of the sites; point velocities are the exact instantaneous
+// J(q) qd. (The reference's MuJoCo agent instead differences the points over one control
+// step, (p_t - p_{t-1}) / dt, with zeros at t = 0; a rollout driver that wants that
+// convention differences the END_EFFECTOR_POINTS block itself.)
 template <class T>
 struct ObserveBatch {
   ChainModel<T> model;
