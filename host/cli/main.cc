@@ -7,6 +7,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"gpsx: GPU-batched Guided Policy Search"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
   app.set_help_all_flag("--help-all", "Print help for all subcommands");
 
   gpsx::cli::GlobalOptions global;
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
 
   gpsx::cli::add_version_command(app, global);
   gpsx::cli::add_demo_command(app, global);
+  gpsx::cli::add_sim_command(app, global);
+  gpsx::cli::add_model_command(app, global);
 
   try {
     app.parse(argc, argv);
