@@ -1,0 +1,306 @@
+// Per-(condition, t) linear-Gaussian dynamics fit with the cbfinn/gps conventions
+// (../shared/reference/README.md pitfalls 7, 8, 12):
+//   x_{t+1} ~ N(Fm [x_t; u_t] + fv, dyn_covar), fitted from N trajectories by
+//   DynamicsLR (biased least squares) or DynamicsLRPrior (normal-inverse-Wishart MAP
+//   with a GMM prior evaluated at the N transition points of step t).
+//
+// Joint point layout: [x_t; u_t; x_{t+1}], D = 2 dX + dU, dXU = dX + dU.
+// Batched layouts (row-major, condition-major, time first inside a condition):
+//   X (M x N x T x dX), U (M x N x T x dU), Fm (M x T x dX x dXU), fv (M x T x dX),
+//   dyn_covar (M x T x dX x dX); step T-1 is never fitted (left untouched).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "gpsx/kernels/gmm.h"
+#include "gpsx/kernels/hd.h"
+#include "gpsx/kernels/linalg.h"
+
+namespace gpsx::dyn {
+
+// Joint points of step t for one condition: pts (N x D) rows [x_t; u_t; x_{t+1}] from
+// X (N x T x dX), U (N x T x dU). Returns kNonFinite when any value is NaN / Inf.
+template <class T>
+GPS_HD std::uint32_t gather_transitions(int N, int Tn, int dX, int dU, int t, const T* X,
+                                        const T* U, T* pts) {
+  const int D = 2 * dX + dU;
+  std::uint32_t st = kOk;
+  for (int n = 0; n < N; ++n) {
+    const T* xt = X + (static_cast<std::int64_t>(n) * Tn + t) * dX;
+    const T* ut = U + (static_cast<std::int64_t>(n) * Tn + t) * dU;
+    T* p = pts + n * D;
+    for (int i = 0; i < dX; ++i) p[i] = xt[i];
+    for (int i = 0; i < dU; ++i) p[dX + i] = ut[i];
+    for (int i = 0; i < dX; ++i) p[dX + dU + i] = xt[dX + i];  // x_{t+1}
+    for (int i = 0; i < D; ++i)
+      if (!is_finite(p[i])) st |= kNonFinite;
+  }
+  return st;
+}
+
+// Joint Gaussian of N points (N x D): mean (D) and sigma (D x D).
+// Without a prior (mu0 == nullptr): sigma = biased empirical covariance (1/N).
+// With a normal-inverse-Wishart prior (mu0 (D), Phi (D x D), m, n0), each point weighted
+// 1/N (N = trajectories, pitfall 8):
+//   sigma = (N S + Phi + N m / (N + m) (mean - mu0)(mean - mu0)^T) / (N + n0).
+// Then sigma is symmetrised and `reg` is added to EVERY entry of the leading dXU x dXU
+// block (pitfall 7: a rank-one term, not a diagonal).
+template <class T>
+GPS_HD void joint_gaussian(int N, int D, int dXU, const T* pts, const T* mu0, const T* Phi,
+                           int ldp, T m, T n0, T reg, T* mean, T* sigma) {
+  const T inv_n = T(1) / T(N);
+  for (int i = 0; i < D; ++i) {
+    T s = T(0);
+    for (int n = 0; n < N; ++n) s += pts[n * D + i];
+    mean[i] = s * inv_n;
+  }
+  // Lower triangle of the biased empirical covariance.
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = T(0);
+      for (int n = 0; n < N; ++n) s += (pts[n * D + i] - mean[i]) * (pts[n * D + j] - mean[j]);
+      sigma[i * D + j] = s * inv_n;
+    }
+  if (mu0 != nullptr) {
+    const T nn = T(N);
+    const T shrink = nn * m / (nn + m);
+    const T denom = nn + n0;
+    // Phi may be non-symmetric (reference moments); symmetrising after the sum equals
+    // averaging its two triangles.
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j <= i; ++j) {
+        const T phi = T(0.5) * (Phi[i * ldp + j] + Phi[j * ldp + i]);
+        sigma[i * D + j] = (nn * sigma[i * D + j] + phi +
+                            shrink * (mean[i] - mu0[i]) * (mean[j] - mu0[j])) / denom;
+      }
+  }
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = sigma[i * D + j];
+      if (i < dXU) s += reg;  // j <= i < dXU: inside the [x;u] block
+      sigma[i * D + j] = s;
+      sigma[j * D + i] = s;
+    }
+}
+
+// Conditions the joint Gaussian (mean (D), sigma (D x D)) on its first dXU coordinates:
+//   Fm (dXn x dXU) = sigma_yz sigma_zz^-1, fv (dXn) = mean_y - Fm mean_z,
+//   covar (dXn x dXn) = sigma_yy - sigma_yz sigma_zz^-1 sigma_zy (symmetrised),
+// with dXn = D - dXU. sigma's leading dXU block is overwritten by its Cholesky factor;
+// Y is caller scratch (dXU x dXn).
+template <class T>
+GPS_HD std::uint32_t condition_gaussian(int D, int dXU, const T* mean, T* sigma, T* Y, T* Fm,
+                                        T* fv, T* covar) {
+  const int dXn = D - dXU;
+  la::copy(dXU, dXn, sigma + dXU, D, Y, dXn);  // sigma_zy
+  const std::uint32_t st = la::cholesky_lower(dXU, sigma, D);
+  if (st != kOk) return st;
+  la::cholesky_solve(dXU, dXn, sigma, D, Y, dXn);  // sigma_zz^-1 sigma_zy
+  la::transpose(dXU, dXn, Y, dXn, Fm, dXU);
+  for (int i = 0; i < dXn; ++i) {
+    T s = mean[dXU + i];
+    for (int j = 0; j < dXU; ++j) s -= Fm[i * dXU + j] * mean[j];
+    fv[i] = s;
+  }
+  // covar = sigma_yy - sigma_yz Y, lower triangle then mirrored.
+  const T* syz = sigma + dXU * D;
+  for (int i = 0; i < dXn; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = T(0);
+      for (int p = 0; p < dXU; ++p) s += syz[i * D + p] * Y[p * dXn + j];
+      T a = sigma[(dXU + i) * D + dXU + j] - s;
+      T b = a;
+      if (j != i) {
+        T s2 = T(0);
+        for (int p = 0; p < dXU; ++p) s2 += syz[j * D + p] * Y[p * dXn + i];
+        b = sigma[(dXU + j) * D + dXU + i] - s2;
+      }
+      const T c = T(0.5) * (a + b);
+      covar[i * dXn + j] = c;
+      covar[j * dXn + i] = c;
+    }
+  for (int i = 0; i < dXn * dXU; ++i)
+    if (!is_finite(Fm[i])) return kNonFinite;
+  for (int i = 0; i < dXn; ++i)
+    if (!is_finite(fv[i])) return kNonFinite;
+  return kOk;
+}
+
+// Scratch (elements) one fit step needs.
+GPS_HD inline std::int64_t fit_scratch_size(int N, int K, int dX, int dU) {
+  const std::int64_t D = 2 * dX + dU, dXU = dX + dU;
+  return N * D + D + D * D + dXU * dX     // pts, mean, sigma, Y
+         + N * K + 2 * K + D + D * D;     // logw, logwts, wts, mu0, Phi
+}
+
+// DynamicsLR at one (m, t): plain biased regression.
+template <class T>
+struct FitLrStep {
+  int N, Tn, dX, dU;
+  T reg;
+  const T* X;              // (M x N x T x dX)
+  const T* U;              // (M x N x T x dU)
+  T* Fm;                   // (M x T x dX x (dX+dU))
+  T* fv;                   // (M x T x dX)
+  T* dyn_covar;            // (M x T x dX x dX)
+  T* scratch;              // (M x (T-1) x fit_scratch_size(N, 0, dX, dU))
+  std::uint32_t* status;   // (M x T)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
+    const int D = 2 * dX + dU, dXU = dX + dU;
+    T* pts = scratch + (m * (Tn - 1) + t) * fit_scratch_size(N, 0, dX, dU);
+    T* mean = pts + N * D;
+    T* sigma = mean + D;
+    T* Y = sigma + D * D;
+    std::uint32_t& st = status[m * Tn + t];
+    st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
+    st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
+                             U + m * N * Tn * dU, pts);
+    if (st != kOk) return;
+    joint_gaussian<T>(N, D, dXU, pts, nullptr, nullptr, 0, T(0), T(0), reg, mean, sigma);
+    const std::int64_t mt = m * Tn + t;
+    st |= condition_gaussian(D, dXU, mean, sigma, Y, Fm + mt * dX * dXU, fv + mt * dX,
+                             dyn_covar + mt * dX * dX);
+  }
+};
+
+// DynamicsLRPrior at one (m, t): evaluates the condition's GMM prior at the N points of
+// step t (DynamicsPriorGMM.eval) and fits the MAP dynamics. The log observations of the
+// points under the GMM (logobs) come from the batched E-step.
+template <class T>
+struct FitPriorStep {
+  int N, Tn, dX, dU, K;
+  T reg, strength;
+  const T* X;              // (M x N x T x dX)
+  const T* U;              // (M x N x T x dU)
+  const T* gmm_mu;         // (M x K x D)
+  const T* gmm_sigma;      // (M x K x D x D)
+  const T* gmm_N0;         // (M) points at the GMM's last initialisation
+  const T* logobs;         // (M x (T-1) x N x K) the step's points under the GMM
+  T* Fm;                   // (M x T x dX x (dX+dU))
+  T* fv;                   // (M x T x dX)
+  T* dyn_covar;            // (M x T x dX x dX)
+  T* scratch;              // (M x (T-1) x fit_scratch_size(N, K, dX, dU))
+  std::uint32_t* status;   // (M x T)
+  T* prior_mu0;            // (M x T x D) or null: prior evaluated at step t
+  T* prior_Phi;            // (M x T x D x D) or null
+  T* prior_m;              // (M x T) or null
+  T* prior_n0;             // (M x T) or null
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
+    const int D = 2 * dX + dU, dXU = dX + dU;
+    T* pts = scratch + (m * (Tn - 1) + t) * fit_scratch_size(N, K, dX, dU);
+    T* mean = pts + N * D;
+    T* sigma = mean + D;
+    T* Y = sigma + D * D;
+    T* logw = Y + dXU * dX;
+    T* logwts = logw + N * K;
+    T* wts = logwts + K;
+    T* mu0 = wts + K;
+    T* Phi = mu0 + D;
+    const std::int64_t mt = m * Tn + t;
+    std::uint32_t& st = status[mt];
+    st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
+    st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
+                             U + m * N * Tn * dU, pts);
+    if (st != kOk) return;
+    la::copy(N, K, logobs + (m * (Tn - 1) + t) * N * K, K, logw, K);
+    gmm::cluster_weights(N, K, logw, logwts);
+    gmm::moments(K, D, gmm_mu + m * K * D, gmm_sigma + m * K * D * D, logwts, wts, mu0, Phi, D);
+    T mm, n0;
+    gmm::prior_scalars(gmm_N0[m], D, strength, &mm, &n0);
+    for (int i = 0; i < D * D; ++i) Phi[i] *= mm;
+    if (prior_mu0) la::copy(1, D, mu0, D, prior_mu0 + mt * D, D);
+    if (prior_Phi) la::copy(D, D, Phi, D, prior_Phi + mt * D * D, D);
+    if (prior_m) prior_m[mt] = mm;
+    if (prior_n0) prior_n0[mt] = n0;
+    joint_gaussian(N, D, dXU, pts, mu0, Phi, D, mm, n0, reg, mean, sigma);
+    st |= condition_gaussian(D, dXU, mean, sigma, Y, Fm + mt * dX * dXU, fv + mt * dX,
+                             dyn_covar + mt * dX * dX);
+  }
+};
+
+// Initial-state distribution of one condition (Algorithm._update_dynamics, pitfall 12):
+//   x0mu = mean of the batch's x_0, x0sigma = diag(max(var(x_0), init_var)) and, with a
+//   prior data set of Np trajectories (DynamicsPriorGMM.initial_state):
+//   mu0 = mean, Phi = m0 diag(var) of the prior set's x_0, m0 = n0 = dX strength,
+//   x0sigma += Phi + (N m0 / (N + m0)) (x0mu - mu0)(x0mu - mu0)^T / (N + n0).
+// Variances are population variances (1/N).
+template <class T>
+struct InitialStateStep {
+  int N, Tn, dX;
+  const T* X;              // (M x N x T x dX) batch
+  int Np;                  // prior trajectories (0: no prior)
+  int prior_capacity;      // trajectories allocated per condition in Xprior
+  const T* Xprior;         // (M x prior_capacity x T x dX), first Np valid, or null
+  T strength, init_var;
+  T* x0mu;                 // (M x dX)
+  T* x0sigma;              // (M x dX x dX)
+  T* prior_mu0;            // (M x dX) or null
+  T* prior_Phi;            // (M x dX x dX) or null
+  T* prior_m;              // (M) or null
+  T* prior_n0;             // (M) or null
+  std::uint32_t* status;   // (M)
+
+  // Mean and population variance of x_0 over n samples with stride `stride` between them.
+  GPS_HD static void mean_var(int n, int dX, const T* x0, std::int64_t stride, int i, T* mean,
+                              T* var) {
+    T s = T(0);
+    for (int k = 0; k < n; ++k) s += x0[k * stride + i];
+    const T mu = s / T(n);
+    T v = T(0);
+    for (int k = 0; k < n; ++k) {
+      const T d = x0[k * stride + i] - mu;
+      v += d * d;
+    }
+    *mean = mu;
+    *var = v / T(n);
+  }
+
+  GPS_HD void operator()(std::int64_t m) const {
+    const std::int64_t stride = static_cast<std::int64_t>(Tn) * dX;
+    const T* xb = X + m * N * stride;
+    T* mu = x0mu + m * dX;
+    T* sig = x0sigma + m * dX * dX;
+    status[m] = N < 1 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
+    if (status[m] != kOk) return;
+    la::fill(dX, dX, T(0), sig, dX);
+    for (int i = 0; i < dX; ++i) {
+      T var;
+      mean_var(N, dX, xb, stride, i, &mu[i], &var);
+      sig[i * dX + i] = var > init_var ? var : init_var;
+    }
+    if (Np > 0 && Xprior != nullptr) {
+      const T* xp = Xprior + m * prior_capacity * stride;
+      const T m0 = T(dX) * strength, n0 = T(dX) * strength;
+      const T nn = T(N);
+      const T scale = nn * m0 / (nn + m0);
+      for (int i = 0; i < dX; ++i) {
+        T pmu_i, pvar_i;
+        mean_var(Np, dX, xp, stride, i, &pmu_i, &pvar_i);
+        sig[i * dX + i] += pvar_i * m0;
+        if (prior_mu0) prior_mu0[m * dX + i] = pmu_i;
+        if (prior_Phi) {
+          for (int j = 0; j < dX; ++j) prior_Phi[(m * dX + i) * dX + j] = T(0);
+          prior_Phi[(m * dX + i) * dX + i] = pvar_i * m0;
+        }
+      }
+      for (int i = 0; i < dX; ++i) {
+        T pmu_i, pv;
+        mean_var(Np, dX, xp, stride, i, &pmu_i, &pv);
+        for (int j = 0; j < dX; ++j) {
+          T pmu_j;
+          mean_var(Np, dX, xp, stride, j, &pmu_j, &pv);
+          sig[i * dX + j] += scale * (mu[i] - pmu_i) * (mu[j] - pmu_j) / (nn + n0);
+        }
+      }
+      if (prior_m) prior_m[m] = m0;
+      if (prior_n0) prior_n0[m] = n0;
+    }
+    for (int i = 0; i < dX * dX; ++i)
+      if (!is_finite(sig[i])) status[m] |= kNonFinite;
+  }
+};
+
+}  // namespace gpsx::dyn
