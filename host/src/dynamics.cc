@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 #include "gpsx/kernels/dynamics_fit.h"
@@ -30,6 +31,11 @@ std::string dims(std::initializer_list<long long> d) {
 
 // Scratch budget per chunk of conditions (elements): bounds memory for large M.
 constexpr std::int64_t kChunkElements = std::int64_t(8) << 20;  // 64 MiB of doubles
+
+// Scratch that every kernel overwrites before reading: no zero fill.
+std::unique_ptr<double[]> scratch_buffer(std::int64_t n) {
+  return std::unique_ptr<double[]>(new double[static_cast<std::size_t>(std::max<std::int64_t>(n, 1))]);
+}
 
 int chunk_conditions(int M, std::int64_t per_condition) {
   return static_cast<int>(std::clamp<std::int64_t>(kChunkElements / std::max<std::int64_t>(per_condition, 1), 1, M));
@@ -165,9 +171,9 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
   const std::int64_t S = dyn::fit_scratch_size(N, K, dX, dU);
   const std::int64_t P = static_cast<std::int64_t>(N) * (T - 1);
   const int Mc = chunk_conditions(M, (T - 1) * S + P * (D + K));
-  std::vector<double> scratch(static_cast<std::size_t>(Mc) * (T - 1) * S);  // (Mc x (T-1) x S)
-  std::vector<double> pts(static_cast<std::size_t>(Mc) * P * D);            // (Mc x (T-1) x N x D)
-  std::vector<double> logobs(static_cast<std::size_t>(Mc) * P * K);         // (Mc x (T-1) x N x K)
+  const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
+  const auto pts = scratch_buffer(Mc * P * D);            // (Mc x (T-1) x N x D)
+  const auto logobs = scratch_buffer(Mc * P * K);         // (Mc x (T-1) x N x K)
   std::vector<std::uint32_t> estep_status(Mc);                             // (Mc)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
   FitReport rep = make_report(M);
@@ -177,17 +183,17 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
     const int mc = std::min(Mc, M - m0);
     for (int i = 0; i < mc; ++i)
       gather_all_steps(N, T, dX, dU, X + (m0 + i) * xs, U + (m0 + i) * us,
-                       pts.data() + static_cast<std::size_t>(i) * P * D);
-    gmm_estep(ex, p.gmm, m0, mc, static_cast<int>(P), pts.data(), logobs.data(),
+                       pts.get() + static_cast<std::size_t>(i) * P * D);
+    gmm_estep(ex, p.gmm, m0, mc, static_cast<int>(P), pts.get(), logobs.get(),
               estep_status.data());
     const std::int64_t o = static_cast<std::int64_t>(m0) * T;
     dyn::FitPriorStep<double> step{N, T, dX, dU, K, s.regularization, s.strength,
                                    X + m0 * xs, U + m0 * us,
                                    p.gmm.mu.data() + static_cast<std::size_t>(m0) * K * D,
                                    p.gmm.sigma.data() + static_cast<std::size_t>(m0) * K * D * D,
-                                   p.gmm.N0.data() + m0, logobs.data(),
+                                   p.gmm.N0.data() + m0, logobs.get(),
                                    Fm + o * dX * dXU, fv + o * dX, dyn_covar + o * dX * dX,
-                                   scratch.data(), step_status.data() + o,
+                                   scratch.get(), step_status.data() + o,
                                    eval.mu0 ? eval.mu0 + o * D : nullptr,
                                    eval.Phi ? eval.Phi + o * D * D : nullptr,
                                    eval.m ? eval.m + o : nullptr,
@@ -219,7 +225,7 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
   const std::int64_t S = dyn::fit_scratch_size(N, 0, dX, dU);
   const int Mc = chunk_conditions(M, (T - 1) * S);
-  std::vector<double> scratch(static_cast<std::size_t>(Mc) * (T - 1) * S);  // (Mc x (T-1) x S)
+  const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
   FitReport rep = make_report(M);
   const std::int64_t xs = static_cast<std::int64_t>(N) * T * dX, us = static_cast<std::int64_t>(N) * T * dU;
@@ -228,7 +234,7 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
     const std::int64_t o = static_cast<std::int64_t>(m0) * T;
     dyn::FitLrStep<double> step{N, T, dX, dU, regularization, X + m0 * xs, U + m0 * us,
                                 Fm + o * dX * dXU, fv + o * dX, dyn_covar + o * dX * dX,
-                                scratch.data(), step_status.data() + o};
+                                scratch.get(), step_status.data() + o};
     for_each_2d(ex, mc, T - 1, step);
     for (int i = 0; i < mc; ++i) fold_step_status(m0 + i, T, step_status.data(), rep);
   }

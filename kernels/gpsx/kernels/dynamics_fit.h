@@ -39,87 +39,85 @@ GPS_HD std::uint32_t gather_transitions(int N, int Tn, int dX, int dU, int t, co
   return st;
 }
 
-// Joint Gaussian of N points (N x D): mean (D) and sigma (D x D).
-// Without a prior (mu0 == nullptr): sigma = biased empirical covariance (1/N).
-// With a normal-inverse-Wishart prior (mu0 (D), Phi (D x D), m, n0), each point weighted
-// 1/N (N = trajectories, pitfall 8):
+// Joint Gaussian of N points: mean (D) and sigma (D x D). pts (N x D) is centred in
+// place. Without a prior (mu0 == nullptr): sigma = biased empirical covariance (1/N).
+// With a normal-inverse-Wishart prior (mu0 (D), m, n0, and sigma holding the symmetric
+// Phi (D x D) on entry), each point weighted 1/N (N = trajectories, pitfall 8):
 //   sigma = (N S + Phi + N m / (N + m) (mean - mu0)(mean - mu0)^T) / (N + n0).
-// Then sigma is symmetrised and `reg` is added to EVERY entry of the leading dXU x dXU
-// block (pitfall 7: a rank-one term, not a diagonal).
+// Then `reg` is added to EVERY entry of the leading dXU x dXU block (pitfall 7: a
+// rank-one term, not a diagonal).
 template <class T>
-GPS_HD void joint_gaussian(int N, int D, int dXU, const T* pts, const T* mu0, const T* Phi,
-                           int ldp, T m, T n0, T reg, T* mean, T* sigma) {
+GPS_HD void joint_gaussian(int N, int D, int dXU, T* pts, const T* mu0, T m, T n0, T reg,
+                           T* mean, T* sigma) {
   const T inv_n = T(1) / T(N);
   for (int i = 0; i < D; ++i) {
     T s = T(0);
     for (int n = 0; n < N; ++n) s += pts[n * D + i];
     mean[i] = s * inv_n;
   }
-  // Lower triangle of the biased empirical covariance.
-  for (int i = 0; i < D; ++i)
-    for (int j = 0; j <= i; ++j) {
-      T s = T(0);
-      for (int n = 0; n < N; ++n) s += (pts[n * D + i] - mean[i]) * (pts[n * D + j] - mean[j]);
-      sigma[i * D + j] = s * inv_n;
-    }
+  for (int n = 0; n < N; ++n)
+    for (int i = 0; i < D; ++i) pts[n * D + i] -= mean[i];
+  // Lower triangle: prior terms first (sigma holds Phi), then the scatter sum_n c c^T.
+  T scale = inv_n;
   if (mu0 != nullptr) {
     const T nn = T(N);
     const T shrink = nn * m / (nn + m);
-    const T denom = nn + n0;
-    // Phi may be non-symmetric (reference moments); symmetrising after the sum equals
-    // averaging its two triangles.
+    scale = T(1) / (nn + n0);
+    for (int i = 0; i < D; ++i) {
+      const T sdi = shrink * (mean[i] - mu0[i]);
+      for (int j = 0; j <= i; ++j) sigma[i * D + j] += sdi * (mean[j] - mu0[j]);
+    }
+  } else {
     for (int i = 0; i < D; ++i)
-      for (int j = 0; j <= i; ++j) {
-        const T phi = T(0.5) * (Phi[i * ldp + j] + Phi[j * ldp + i]);
-        sigma[i * D + j] = (nn * sigma[i * D + j] + phi +
-                            shrink * (mean[i] - mu0[i]) * (mean[j] - mu0[j])) / denom;
-      }
+      for (int j = 0; j <= i; ++j) sigma[i * D + j] = T(0);
+  }
+  for (int n = 0; n < N; ++n) {
+    const T* c = pts + n * D;
+    for (int i = 0; i < D; ++i) {
+      const T ci = c[i];
+      T* row = sigma + i * D;
+      for (int j = 0; j <= i; ++j) row[j] += ci * c[j];
+    }
   }
   for (int i = 0; i < D; ++i)
     for (int j = 0; j <= i; ++j) {
-      T s = sigma[i * D + j];
+      T s = sigma[i * D + j] * scale;
       if (i < dXU) s += reg;  // j <= i < dXU: inside the [x;u] block
       sigma[i * D + j] = s;
       sigma[j * D + i] = s;
     }
 }
 
-// Conditions the joint Gaussian (mean (D), sigma (D x D)) on its first dXU coordinates:
+// Conditions the joint Gaussian (mean (D), symmetric sigma (D x D)) on its first dXU
+// coordinates:
 //   Fm (dXn x dXU) = sigma_yz sigma_zz^-1, fv (dXn) = mean_y - Fm mean_z,
-//   covar (dXn x dXn) = sigma_yy - sigma_yz sigma_zz^-1 sigma_zy (symmetrised),
+//   covar (dXn x dXn) = sigma_yy - Fm sigma_zy (symmetrised),
 // with dXn = D - dXU. sigma's leading dXU block is overwritten by its Cholesky factor;
 // Y is caller scratch (dXU x dXn).
 template <class T>
 GPS_HD std::uint32_t condition_gaussian(int D, int dXU, const T* mean, T* sigma, T* Y, T* Fm,
                                         T* fv, T* covar) {
   const int dXn = D - dXU;
-  la::copy(dXU, dXn, sigma + dXU, D, Y, dXn);  // sigma_zy
   const std::uint32_t st = la::cholesky_lower(dXU, sigma, D);
   if (st != kOk) return st;
-  la::cholesky_solve(dXU, dXn, sigma, D, Y, dXn);  // sigma_zz^-1 sigma_zy
+  const T* szy = sigma + dXU;  // sigma_zy (dXU x dXn), row stride D; kept by the factorisation
+  la::copy(dXU, dXn, szy, D, Y, dXn);
+  la::cholesky_solve_rows(dXU, dXn, sigma, D, Y, dXn);  // sigma_zz^-1 sigma_zy = Fm^T
   la::transpose(dXU, dXn, Y, dXn, Fm, dXU);
-  for (int i = 0; i < dXn; ++i) {
-    T s = mean[dXU + i];
-    for (int j = 0; j < dXU; ++j) s -= Fm[i * dXU + j] * mean[j];
-    fv[i] = s;
-  }
-  // covar = sigma_yy - sigma_yz Y, lower triangle then mirrored.
-  const T* syz = sigma + dXU * D;
-  for (int i = 0; i < dXn; ++i)
-    for (int j = 0; j <= i; ++j) {
-      T s = T(0);
-      for (int p = 0; p < dXU; ++p) s += syz[i * D + p] * Y[p * dXn + j];
-      T a = sigma[(dXU + i) * D + dXU + j] - s;
-      T b = a;
-      if (j != i) {
-        T s2 = T(0);
-        for (int p = 0; p < dXU; ++p) s2 += syz[j * D + p] * Y[p * dXn + i];
-        b = sigma[(dXU + j) * D + dXU + i] - s2;
-      }
-      const T c = T(0.5) * (a + b);
-      covar[i * dXn + j] = c;
-      covar[j * dXn + i] = c;
+  for (int i = 0; i < dXn; ++i) fv[i] = mean[dXU + i];
+  for (int p = 0; p < dXU; ++p)
+    for (int i = 0; i < dXn; ++i) fv[i] -= Y[p * dXn + i] * mean[p];
+  la::copy(dXn, dXn, sigma + dXU * D + dXU, D, covar, dXn);  // sigma_yy
+  for (int p = 0; p < dXU; ++p) {
+    const T* yp = Y + p * dXn;
+    const T* bp = szy + p * D;
+    for (int i = 0; i < dXn; ++i) {
+      const T y = yp[i];
+      T* row = covar + i * dXn;
+      for (int j = 0; j < dXn; ++j) row[j] -= y * bp[j];
     }
+  }
+  la::symmetrize(dXn, covar, dXn);
   for (int i = 0; i < dXn * dXU; ++i)
     if (!is_finite(Fm[i])) return kNonFinite;
   for (int i = 0; i < dXn; ++i)
@@ -129,9 +127,9 @@ GPS_HD std::uint32_t condition_gaussian(int D, int dXU, const T* mean, T* sigma,
 
 // Scratch (elements) one fit step needs.
 GPS_HD inline std::int64_t fit_scratch_size(int N, int K, int dX, int dU) {
-  const std::int64_t D = 2 * dX + dU, dXU = dX + dU;
-  return N * D + D + D * D + dXU * dX     // pts, mean, sigma, Y
-         + N * K + 2 * K + D + D * D;     // logw, logwts, wts, mu0, Phi
+  const std::int64_t D = 2 * dX + dU;
+  return N * D + D + D * D + (dX + dU) * dX  // pts, mean, sigma, Y
+         + N * K + 2 * K + 2 * D;            // logw, logwts, wts (K + D), mu0
 }
 
 // DynamicsLR at one (m, t): plain biased regression.
@@ -158,7 +156,7 @@ struct FitLrStep {
     st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
                              U + m * N * Tn * dU, pts);
     if (st != kOk) return;
-    joint_gaussian<T>(N, D, dXU, pts, nullptr, nullptr, 0, T(0), T(0), reg, mean, sigma);
+    joint_gaussian<T>(N, D, dXU, pts, nullptr, T(0), T(0), reg, mean, sigma);
     const std::int64_t mt = m * Tn + t;
     st |= condition_gaussian(D, dXU, mean, sigma, Y, Fm + mt * dX * dXU, fv + mt * dX,
                              dyn_covar + mt * dX * dX);
@@ -192,13 +190,12 @@ struct FitPriorStep {
     const int D = 2 * dX + dU, dXU = dX + dU;
     T* pts = scratch + (m * (Tn - 1) + t) * fit_scratch_size(N, K, dX, dU);
     T* mean = pts + N * D;
-    T* sigma = mean + D;
+    T* sigma = mean + D;  // first the prior's Phi, then the joint covariance
     T* Y = sigma + D * D;
     T* logw = Y + dXU * dX;
     T* logwts = logw + N * K;
-    T* wts = logwts + K;
-    T* mu0 = wts + K;
-    T* Phi = mu0 + D;
+    T* wts = logwts + K;  // (K + D)
+    T* mu0 = wts + K + D;
     const std::int64_t mt = m * Tn + t;
     std::uint32_t& st = status[mt];
     st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
@@ -207,15 +204,16 @@ struct FitPriorStep {
     if (st != kOk) return;
     la::copy(N, K, logobs + (m * (Tn - 1) + t) * N * K, K, logw, K);
     gmm::cluster_weights(N, K, logw, logwts);
-    gmm::moments(K, D, gmm_mu + m * K * D, gmm_sigma + m * K * D * D, logwts, wts, mu0, Phi, D);
+    gmm::moments(K, D, gmm_mu + m * K * D, gmm_sigma + m * K * D * D, logwts, wts, mu0, sigma,
+                 D);
     T mm, n0;
     gmm::prior_scalars(gmm_N0[m], D, strength, &mm, &n0);
-    for (int i = 0; i < D * D; ++i) Phi[i] *= mm;
+    for (int i = 0; i < D * D; ++i) sigma[i] *= mm;  // Phi
     if (prior_mu0) la::copy(1, D, mu0, D, prior_mu0 + mt * D, D);
-    if (prior_Phi) la::copy(D, D, Phi, D, prior_Phi + mt * D * D, D);
+    if (prior_Phi) la::copy(D, D, sigma, D, prior_Phi + mt * D * D, D);
     if (prior_m) prior_m[mt] = mm;
     if (prior_n0) prior_n0[mt] = n0;
-    joint_gaussian(N, D, dXU, pts, mu0, Phi, D, mm, n0, reg, mean, sigma);
+    joint_gaussian(N, D, dXU, pts, mu0, mm, n0, reg, mean, sigma);
     st |= condition_gaussian(D, dXU, mean, sigma, Y, Fm + mt * dX * dXU, fv + mt * dX,
                              dyn_covar + mt * dX * dX);
   }

@@ -57,10 +57,11 @@ GPS_HD T cluster_log_constant(int D, const T* L, int ldl, T logmass) {
   return c + logmass;
 }
 
-// log(mass_k N(x | mu_k, sigma_k)) from the whitened residual z = L_k^-1 (x - mu_k).
+// log(mass_k N(x | mu_k, sigma_k)) from the squared Mahalanobis distance q = |z|^2,
+// z = L_k^-1 (x - mu_k).
 template <class T>
-GPS_HD T logobs_from_whitened(int D, const T* z, T log_constant) {
-  return log_constant - T(0.5) * la::dot(D, z, z);
+GPS_HD T logobs_from_mahalanobis(T q, T log_constant) {
+  return log_constant - T(0.5) * q;
 }
 
 // E-step for one point: logobs (K) from the Cholesky factors chol (K x D x D) and the
@@ -71,7 +72,7 @@ GPS_HD void estep_point(int D, int K, const T* x, const T* mu, const T* chol,
   for (int k = 0; k < K; ++k) {
     for (int i = 0; i < D; ++i) z[i] = x[i] - mu[k * D + i];
     la::solve_lower(D, 1, chol + k * D * D, D, z, 1);
-    logobs[k] = logobs_from_whitened(D, z, logc[k]);
+    logobs[k] = logobs_from_mahalanobis(la::dot(D, z, z), logc[k]);
   }
 }
 
@@ -184,8 +185,11 @@ GPS_HD void cluster_weights(int Nq, int K, T* logobs, T* logwts) {
 }
 
 // Moment-matched mixture (GMM.moments) with weights w = exp(logwts):
-// mu0 = sum_k w_k mu_k and Phi = sum_k w_k (sigma_k + (mu_k - mu0) mu_k^T). The second
-// term is the reference's (not symmetrised) form. wts is caller scratch (K).
+// mu0 = sum_k w_k mu_k and Phi = sum_k w_k (sigma_k + (mu_k - mu0) mu_k^T).
+// With d_k = mu_k - mu0 and e = sum_k w_k d_k (zero up to round-off), the reference's
+// Phi equals sum_k w_k (sigma_k + d_k d_k^T) + e mu0^T; we return its symmetric part
+// (the only part the fit uses), computing the lower triangle only. wts is caller
+// scratch (K + D), Phi (D x D, row stride ldp) is overwritten.
 template <class T>
 GPS_HD void moments(int K, int D, const T* mu, const T* sigma, const T* logwts, T* wts, T* mu0,
                     T* Phi, int ldp) {
@@ -196,18 +200,34 @@ GPS_HD void moments(int K, int D, const T* mu, const T* sigma, const T* logwts, 
     for (int k = 0; k < K; ++k) s += mu[k * D + i] * wts[k];
     mu0[i] = s;
   }
-  la::fill(D, D, T(0), Phi, ldp);
   for (int k = 0; k < K; ++k) {
     const T* mk = mu + k * D;
     const T* sk = sigma + k * D * D;
     const T wk = wts[k];
     for (int i = 0; i < D; ++i) {
-      const T di = mk[i] - mu0[i];
+      const T wdi = wk * (mk[i] - mu0[i]);
       T* prow = Phi + i * ldp;
       const T* srow = sk + i * D;
-      for (int j = 0; j < D; ++j) prow[j] += (srow[j] + di * mk[j]) * wk;
+      if (k == 0) {  // overwrite: Phi may hold garbage on entry
+        for (int j = 0; j <= i; ++j) prow[j] = wk * srow[j] + wdi * (mk[j] - mu0[j]);
+      } else {
+        for (int j = 0; j <= i; ++j) prow[j] += wk * srow[j] + wdi * (mk[j] - mu0[j]);
+      }
     }
   }
+  // Symmetric part of e mu0^T, then mirror.
+  T* e = wts + K;
+  for (int i = 0; i < D; ++i) {
+    T s = T(0);
+    for (int k = 0; k < K; ++k) s += wts[k] * (mu[k * D + i] - mu0[i]);
+    e[i] = s;
+  }
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      const T v = Phi[i * ldp + j] + T(0.5) * (e[i] * mu0[j] + mu0[i] * e[j]);
+      Phi[i * ldp + j] = v;
+      Phi[j * ldp + i] = v;
+    }
 }
 
 // Normal-inverse-Wishart scalars of the GMM prior (pitfall 9): m = strength and
