@@ -9,7 +9,6 @@
 // per-step fit ~0.10 s. The reference time is scaled to our EM iteration count.
 //
 // Last output line: one JSON object with every figure.
-#define EIGEN_DONT_PARALLELIZE
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>

@@ -347,6 +347,32 @@ TEST(DynamicsFit, FaultyConditionDoesNotStopTheBatch) {
   EXPECT_EQ(rep.status[2], kOk) << rep.message[2];
 }
 
+// The fit reuses the EM's final E-step when it fits the newest batch; a fresh E-step
+// must give the same result.
+TEST(DynamicsFit, ReusedEstepMatchesFreshEstep) {
+  const json& ref = reference();
+  const json& X = ref["data"]["X"];
+  const json& U = ref["data"]["U"];
+  const Dims d = dims_of(X, U);
+  const auto x = flatten(X), u = flatten(U);
+  DynamicsPriorSettings s;
+  DynamicsPrior prior = make_dynamics_prior(1, d.T, d.dX, d.dU, s);
+  const auto rep = dynamics_prior_update(cpu_executor(1), s, prior, d.N, x.data(), u.data());
+  ASSERT_EQ(rep.status[0], kOk) << rep.message[0];
+  ASSERT_TRUE(prior.logobs_valid[0]) << "EM should stop by convergence here";
+  const int dXU = d.dX + d.dU;
+  std::vector<double> Fm1(d.T * d.dX * dXU), fv1(d.T * d.dX), cov1(d.T * d.dX * d.dX);
+  std::vector<double> Fm2 = Fm1, fv2 = fv1, cov2 = cov1;
+  ASSERT_TRUE(dynamics_fit_prior(cpu_executor(1), s, prior, d.N, x.data(), u.data(), Fm1.data(),
+                                 fv1.data(), cov1.data()).all_ok());
+  prior.logobs_valid[0] = 0;
+  ASSERT_TRUE(dynamics_fit_prior(cpu_executor(1), s, prior, d.N, x.data(), u.data(), Fm2.data(),
+                                 fv2.data(), cov2.data()).all_ok());
+  EXPECT_TRUE(near_rel(Fm1, Fm2, 1e-10, 1e-300, "Fm"));
+  EXPECT_TRUE(near_rel(fv1, fv2, 1e-10, 1e-300, "fv"));
+  EXPECT_TRUE(near_rel(cov1, cov2, 1e-10, 1e-300, "dyn_covar"));
+}
+
 TEST(DynamicsPrior, ClusterCountAndTrimming) {
   DynamicsPriorSettings s;
   s.max_clusters = 20;

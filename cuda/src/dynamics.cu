@@ -3,11 +3,13 @@
 #include "gpsx/kernels/dynamics_fit.h"
 #include "gpsx/kernels/gmm.h"
 
-GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitLrStep<double>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitPriorStep<double>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::InitialStateStep<double>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::ClusterFactorStep<double>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitLrStep<float>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitPriorStep<float>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::InitialStateStep<float>)
-GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::ClusterFactorStep<float>)
+#define GPSX_DYNAMICS_INSTANTIATE(T)                                  \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitLrStep<T>)          \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::PriorWeightsStep<T>)   \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::CenteredMomentStep<T>) \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitPriorStep<T>)       \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::InitialStateStep<T>)      \
+  GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::ClusterFactorStep<T>)
+
+GPSX_DYNAMICS_INSTANTIATE(double)
+GPSX_DYNAMICS_INSTANTIATE(float)

@@ -7,10 +7,17 @@
 #include <memory>
 #include <stdexcept>
 
+#include <Eigen/Core>
+
 #include "gpsx/kernels/dynamics_fit.h"
+#include "gpsx/kernels/gmm.h"
 
 namespace gpsx {
 namespace {
+
+using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Strided = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+using StridedConst = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
@@ -47,6 +54,32 @@ void gather_all_steps(int N, int T, int dX, int dU, const double* X, const doubl
   const int D = 2 * dX + dU;
   for (int t = 0; t + 1 < T; ++t)
     dyn::gather_transitions(N, T, dX, dU, t, X, U, pts + static_cast<std::size_t>(t) * N * D);
+}
+
+// When the batch (X (M x N x T x dX), U) is the newest N trajectories of the prior data set
+// and the EM's final E-step is current for conditions [m0, m0 + mc), copies those log
+// observations into the fit's layout logobs (mc x (T-1) x N x K) and returns true.
+bool reuse_prior_logobs(const DynamicsPrior& p, int m0, int mc, int N, const double* X,
+                        const double* U, double* logobs) {
+  const int T = p.T, K = p.gmm.K;
+  if (N > p.count || p.logobs_valid.size() != static_cast<std::size_t>(p.M)) return false;
+  const std::int64_t xs = static_cast<std::int64_t>(T) * p.dX, us = static_cast<std::int64_t>(T) * p.dU;
+  for (int m = m0; m < m0 + mc; ++m) {
+    if (!p.logobs_valid[m]) return false;
+    const std::int64_t newest = static_cast<std::int64_t>(m) * p.capacity + p.count - N;
+    if (!std::equal(X + static_cast<std::int64_t>(m) * N * xs, X + (m + 1LL) * N * xs,
+                    p.X.data() + newest * xs) ||
+        !std::equal(U + static_cast<std::int64_t>(m) * N * us, U + (m + 1LL) * N * us,
+                    p.U.data() + newest * us))
+      return false;
+  }
+  const std::int64_t P = static_cast<std::int64_t>(p.count) * (T - 1);
+  for (int i = 0; i < mc; ++i)
+    for (int n = 0; n < N; ++n)
+      for (int t = 0; t + 1 < T; ++t)
+        std::copy_n(p.logobs.data() + ((m0 + i) * P + (p.count - N + n) * (T - 1LL) + t) * K, K,
+                    logobs + ((static_cast<std::int64_t>(i) * (T - 1) + t) * N + n) * K);
+  return true;
 }
 
 // Sets step T-1 of every condition to zero in a (M x T x inner) buffer.
@@ -148,7 +181,11 @@ GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSet
             p.U.data() + (static_cast<std::int64_t>(m) * p.capacity + n) * us,
             pts.data() + ((static_cast<std::size_t>(m) * keep + n) * (T - 1) + t) * D);
   const int K = dynamics_prior_clusters(s, keep, T);
-  return gmm_update(ex, p.gmm, M, P, D, pts.data(), K, s.gmm, init_assignment);
+  p.logobs.resize(static_cast<std::size_t>(M) * P * K);
+  GmmUpdateReport rep =
+      gmm_update(ex, p.gmm, M, P, D, pts.data(), K, s.gmm, init_assignment, p.logobs.data());
+  p.logobs_valid = rep.final_logobs_valid;
+  return rep;
 }
 
 FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
@@ -168,32 +205,53 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
   zero_last_step(M, T, 1, eval.m);
   zero_last_step(M, T, 1, eval.n0);
 
-  const std::int64_t S = dyn::fit_scratch_size(N, K, dX, dU);
+  const dyn::FitScratch L(N, K, dX, dU);
+  const std::int64_t S = L.size, DD = static_cast<std::int64_t>(D) * D;
   const std::int64_t P = static_cast<std::int64_t>(N) * (T - 1);
-  const int Mc = chunk_conditions(M, (T - 1) * S + P * (D + K));
+  const int Mc = chunk_conditions(M, (T - 1) * S + P * (D + K) + K * DD + D);
   const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   const auto pts = scratch_buffer(Mc * P * D);            // (Mc x (T-1) x N x D)
   const auto logobs = scratch_buffer(Mc * P * K);         // (Mc x (T-1) x N x K)
-  std::vector<std::uint32_t> estep_status(Mc);                             // (Mc)
+  const auto B = scratch_buffer(Mc * K * DD);             // (Mc x K x D x D)
+  const auto center = scratch_buffer(Mc * D);             // (Mc x D)
+  std::vector<std::uint32_t> estep_status(Mc, kOk);                        // (Mc)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
   FitReport rep = make_report(M);
   const std::int64_t xs = static_cast<std::int64_t>(N) * T * dX, us = static_cast<std::int64_t>(N) * T * dU;
 
   for (int m0 = 0; m0 < M; m0 += Mc) {
     const int mc = std::min(Mc, M - m0);
+    const double* mu = p.gmm.mu.data() + static_cast<std::size_t>(m0) * K * D;
+    // Log observations of every step's points under the condition's GMM.
     for (int i = 0; i < mc; ++i)
-      gather_all_steps(N, T, dX, dU, X + (m0 + i) * xs, U + (m0 + i) * us,
-                       pts.get() + static_cast<std::size_t>(i) * P * D);
-    gmm_estep(ex, p.gmm, m0, mc, static_cast<int>(P), pts.get(), logobs.get(),
-              estep_status.data());
+      gather_all_steps(N, T, dX, dU, X + (m0 + i) * xs, U + (m0 + i) * us, pts.get() + i * P * D);
+    if (!reuse_prior_logobs(p, m0, mc, N, X, U, logobs.get()))
+      gmm_estep(ex, p.gmm, m0, mc, static_cast<int>(P), pts.get(), logobs.get(),
+                estep_status.data());
+    // Pass 1: cluster weights per step.
+    for_each_2d(ex, mc, T - 1,
+                dyn::PriorWeightsStep<double>{N, T, K, S, L.logw, L.logwts, L.wts, logobs.get(),
+                                              scratch.get()});
+    // Pass 2: sum_k w_k B_k for every step, one product per condition.
+    for (int i = 0; i < mc; ++i) gmm::mixture_center(K, D, mu + i * K * D, center.get() + i * D);
+    for_each_2d(ex, mc, K,
+                dyn::CenteredMomentStep<double>{
+                    K, D, mu, p.gmm.sigma.data() + static_cast<std::size_t>(m0) * K * DD,
+                    center.get(), B.get()});
+#pragma omp parallel for num_threads(ex.threads) schedule(static)
+    for (int i = 0; i < mc; ++i) {
+      double* base = scratch.get() + static_cast<std::int64_t>(i) * (T - 1) * S;
+      const StridedConst w(base + L.wts, T - 1, K, Eigen::OuterStride<>(S));
+      const Eigen::Map<const RowMat> Bk(B.get() + i * K * DD, K, DD);
+      Strided(base + L.sigma, T - 1, DD, Eigen::OuterStride<>(S)).noalias() = w * Bk;
+    }
+    // Pass 3: prior and MAP fit per step.
     const std::int64_t o = static_cast<std::int64_t>(m0) * T;
     dyn::FitPriorStep<double> step{N, T, dX, dU, K, s.regularization, s.strength,
-                                   X + m0 * xs, U + m0 * us,
-                                   p.gmm.mu.data() + static_cast<std::size_t>(m0) * K * D,
-                                   p.gmm.sigma.data() + static_cast<std::size_t>(m0) * K * D * D,
-                                   p.gmm.N0.data() + m0, logobs.get(),
-                                   Fm + o * dX * dXU, fv + o * dX, dyn_covar + o * dX * dX,
-                                   scratch.get(), step_status.data() + o,
+                                   X + m0 * xs, U + m0 * us, mu, p.gmm.N0.data() + m0,
+                                   center.get(), Fm + o * dX * dXU, fv + o * dX,
+                                   dyn_covar + o * dX * dX, scratch.get(),
+                                   step_status.data() + o,
                                    eval.mu0 ? eval.mu0 + o * D : nullptr,
                                    eval.Phi ? eval.Phi + o * D * D : nullptr,
                                    eval.m ? eval.m + o : nullptr,
@@ -223,7 +281,7 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
   zero_last_step(M, T, dX, fv);
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
-  const std::int64_t S = dyn::fit_scratch_size(N, 0, dX, dU);
+  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
   const int Mc = chunk_conditions(M, (T - 1) * S);
   const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)

@@ -1,7 +1,5 @@
 // Host side of the batched GMM: per-condition EM loops (parallel over conditions), with
 // the big products in Eigen and every per-element formula from gpsx/kernels/gmm.h.
-// Eigen must not start its own threads inside our per-condition parallel loop.
-#define EIGEN_DONT_PARALLELIZE
 #include "gpsx/host/gmm.h"
 
 #include <Eigen/Core>
@@ -179,7 +177,7 @@ void gmm_random_assignment(std::uint64_t seed, std::uint64_t draw, int M, int P,
 
 GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
                            const double* data, int K, const GmmSettings& settings,
-                           const int* init_assignment) {
+                           const int* init_assignment, double* final_logobs) {
   require_cpu(ex, "gmm_update");
   require(M >= 1 && P >= 1 && D >= 1,
           "gmm_update: data must be (M x P x D) with M, P, D >= 1, got (" + std::to_string(M) +
@@ -227,6 +225,7 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
   rep.loglik.assign(static_cast<std::size_t>(M) * maxit, std::numeric_limits<double>::quiet_NaN());
   rep.status.assign(M, kOk);
   rep.message.assign(M, "");
+  rep.final_logobs_valid.assign(M, 0);
 
 #pragma omp parallel num_threads(ex.threads)
   {
@@ -281,6 +280,11 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
         stop = gmm::kEmMaxIterations;
       }
       rep.stop[m] = stop;
+      if (final_logobs && (stop == gmm::kEmConverged || stop == gmm::kEmLoglikDecreased)) {
+        std::copy(ws.logobs.begin(), ws.logobs.end(),
+                  final_logobs + static_cast<std::size_t>(m) * P * K);
+        rep.final_logobs_valid[m] = 1;
+      }
     }
   }
   return rep;

@@ -42,6 +42,10 @@ struct DynamicsPrior {
   std::vector<double> X;          // (M x capacity x T x dX) oldest first, first `count` valid
   std::vector<double> U;          // (M x capacity x T x dU)
   GmmState gmm;                   // over [x_t; u_t; x_{t+1}], D = 2 dX + dU
+  // Log observations of the data set's points n*(T-1)+t under the current GMM, from the
+  // EM's final E-step; lets the fit skip its E-step when it fits the newest batch.
+  std::vector<double> logobs;     // (M x count*(T-1) x K)
+  std::vector<char> logobs_valid; // (M)
 
   int D() const { return 2 * dX + dU; }
 };

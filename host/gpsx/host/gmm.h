@@ -48,6 +48,7 @@ struct GmmUpdateReport {
   std::vector<double> loglik;           // (M x max_iterations), NaN past iterations[m]
   std::vector<std::uint32_t> status;    // (M) StatusBits
   std::vector<std::string> message;     // (M) empty when ok
+  std::vector<char> final_logobs_valid; // (M) see gmm_update's final_logobs
 
   int max_iterations() const;  // over conditions
   int total_iterations() const;
@@ -63,9 +64,13 @@ void gmm_random_assignment(std::uint64_t seed, std::uint64_t draw, int M, int P,
 // then runs EM until the log-likelihood decreases, converges or max_iterations.
 // Conditions with non-finite data or a non-PD covariance get a status and message and keep
 // their previous parameters (NaN when just initialised); the batch goes on.
+// final_logobs (M x P x K), optional: the last E-step's log observations; they belong to
+// the returned parameters where report.final_logobs_valid[m] (EM stopped at the top of an
+// iteration: converged or log-likelihood decreased), so callers can skip a new E-step.
 GmmUpdateReport gmm_update(const Executor& ex, GmmState& gmm, int M, int P, int D,
                            const double* data, int K, const GmmSettings& settings,
-                           const int* init_assignment = nullptr);
+                           const int* init_assignment = nullptr,
+                           double* final_logobs = nullptr);
 
 // E-step with the current parameters: logobs (M x P x K) = log(mass_k N(x | mu_k,
 // sigma_k)) of points pts (M x P x D). status (M), may be null.

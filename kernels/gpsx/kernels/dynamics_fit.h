@@ -125,12 +125,22 @@ GPS_HD std::uint32_t condition_gaussian(int D, int dXU, const T* mean, T* sigma,
   return kOk;
 }
 
-// Scratch (elements) one fit step needs.
-GPS_HD inline std::int64_t fit_scratch_size(int N, int K, int dX, int dU) {
-  const std::int64_t D = 2 * dX + dU;
-  return N * D + D + D * D + (dX + dU) * dX  // pts, mean, sigma, Y
-         + N * K + 2 * K + 2 * D;            // logw, logwts, wts (K + D), mu0
-}
+// Offsets (elements) of one fit step's scratch; `size` is the stride between steps.
+struct FitScratch {
+  std::int64_t pts, mean, sigma, Y, logw, logwts, wts, mu0, size;
+  GPS_HD FitScratch(int N, int K, int dX, int dU) {
+    const std::int64_t D = 2 * dX + dU;
+    pts = 0;                           // (N x D)
+    mean = pts + N * D;                // (D)
+    sigma = mean + D;                  // (D x D) sum_k w_k B_k, then Phi, then the joint
+    Y = sigma + D * D;                 // ((dX+dU) x dX)
+    logw = Y + (dX + dU) * dX;         // (N x K)
+    logwts = logw + static_cast<std::int64_t>(N) * K;  // (K)
+    wts = logwts + K;                  // (K + D)
+    mu0 = wts + K + D;                 // (D)
+    size = mu0 + D;
+  }
+};
 
 // DynamicsLR at one (m, t): plain biased regression.
 template <class T>
@@ -142,15 +152,17 @@ struct FitLrStep {
   T* Fm;                   // (M x T x dX x (dX+dU))
   T* fv;                   // (M x T x dX)
   T* dyn_covar;            // (M x T x dX x dX)
-  T* scratch;              // (M x (T-1) x fit_scratch_size(N, 0, dX, dU))
+  T* scratch;              // (M x (T-1) x FitScratch(N, 0, dX, dU).size)
   std::uint32_t* status;   // (M x T)
 
   GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
     const int D = 2 * dX + dU, dXU = dX + dU;
-    T* pts = scratch + (m * (Tn - 1) + t) * fit_scratch_size(N, 0, dX, dU);
-    T* mean = pts + N * D;
-    T* sigma = mean + D;
-    T* Y = sigma + D * D;
+    const FitScratch L(N, 0, dX, dU);
+    T* base = scratch + (m * (Tn - 1) + t) * L.size;
+    T* pts = base + L.pts;
+    T* mean = base + L.mean;
+    T* sigma = base + L.sigma;
+    T* Y = base + L.Y;
     std::uint32_t& st = status[m * Tn + t];
     st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
     st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
@@ -163,9 +175,46 @@ struct FitLrStep {
   }
 };
 
-// DynamicsLRPrior at one (m, t): evaluates the condition's GMM prior at the N points of
-// step t (DynamicsPriorGMM.eval) and fits the MAP dynamics. The log observations of the
-// points under the GMM (logobs) come from the batched E-step.
+// DynamicsLRPrior, evaluated in three passes over the (m, t) grid:
+//  1. PriorWeightsStep: posterior cluster weights of the step's N points
+//     (DynamicsPriorGMM.eval -> GMM.clusterwts) from their log observations.
+//  2. host / BLAS: sigma slot of each step = sum_k w_k B_k (gmm.h, moments), one GEMM
+//     per condition over all steps; B_k from CenteredMomentStep.
+//  3. FitPriorStep: mu0, Phi, m, n0 of the prior, then the MAP fit.
+// All three share the per-step scratch laid out by FitScratch.
+template <class T>
+struct PriorWeightsStep {
+  int N, Tn, K;
+  std::int64_t stride;     // FitScratch(N, K, dX, dU).size
+  std::int64_t logw_at, logwts_at, wts_at;  // FitScratch offsets
+  const T* logobs;         // (M x (T-1) x N x K) the step's points under the GMM
+  T* scratch;              // (M x (T-1) x stride)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
+    using std::exp;
+    T* base = scratch + (m * (Tn - 1) + t) * stride;
+    T* logw = base + logw_at;
+    la::copy(N, K, logobs + (m * (Tn - 1) + t) * N * K, K, logw, K);
+    gmm::cluster_weights(N, K, logw, base + logwts_at);
+    for (int k = 0; k < K; ++k) base[wts_at + k] = exp(base[logwts_at + k]);
+  }
+};
+
+// B_k of cluster (m, k) around the mixture centre c (M x D).
+template <class T>
+struct CenteredMomentStep {
+  int K, D;
+  const T* mu;             // (M x K x D)
+  const T* sigma;          // (M x K x D x D)
+  const T* center;         // (M x D) gmm::mixture_center of each condition
+  T* B;                    // (M x K x D x D)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
+    const std::int64_t mk = m * K + k;
+    gmm::centered_second_moment(D, mu + mk * D, sigma + mk * D * D, center + m * D, B + mk * D * D);
+  }
+};
+
 template <class T>
 struct FitPriorStep {
   int N, Tn, dX, dU, K;
@@ -173,13 +222,12 @@ struct FitPriorStep {
   const T* X;              // (M x N x T x dX)
   const T* U;              // (M x N x T x dU)
   const T* gmm_mu;         // (M x K x D)
-  const T* gmm_sigma;      // (M x K x D x D)
   const T* gmm_N0;         // (M) points at the GMM's last initialisation
-  const T* logobs;         // (M x (T-1) x N x K) the step's points under the GMM
+  const T* center;         // (M x D) centre used for B_k
   T* Fm;                   // (M x T x dX x (dX+dU))
   T* fv;                   // (M x T x dX)
   T* dyn_covar;            // (M x T x dX x dX)
-  T* scratch;              // (M x (T-1) x fit_scratch_size(N, K, dX, dU))
+  T* scratch;              // (M x (T-1) x FitScratch(N, K, dX, dU).size), passes 1-2 done
   std::uint32_t* status;   // (M x T)
   T* prior_mu0;            // (M x T x D) or null: prior evaluated at step t
   T* prior_Phi;            // (M x T x D x D) or null
@@ -188,24 +236,21 @@ struct FitPriorStep {
 
   GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
     const int D = 2 * dX + dU, dXU = dX + dU;
-    T* pts = scratch + (m * (Tn - 1) + t) * fit_scratch_size(N, K, dX, dU);
-    T* mean = pts + N * D;
-    T* sigma = mean + D;  // first the prior's Phi, then the joint covariance
-    T* Y = sigma + D * D;
-    T* logw = Y + dXU * dX;
-    T* logwts = logw + N * K;
-    T* wts = logwts + K;  // (K + D)
-    T* mu0 = wts + K + D;
+    const FitScratch L(N, K, dX, dU);
+    T* base = scratch + (m * (Tn - 1) + t) * L.size;
+    T* pts = base + L.pts;
+    T* mean = base + L.mean;
+    T* sigma = base + L.sigma;
+    T* mu0 = base + L.mu0;
+    const T* wts = base + L.wts;
     const std::int64_t mt = m * Tn + t;
     std::uint32_t& st = status[mt];
     st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
     st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
                              U + m * N * Tn * dU, pts);
     if (st != kOk) return;
-    la::copy(N, K, logobs + (m * (Tn - 1) + t) * N * K, K, logw, K);
-    gmm::cluster_weights(N, K, logw, logwts);
-    gmm::moments(K, D, gmm_mu + m * K * D, gmm_sigma + m * K * D * D, logwts, wts, mu0, sigma,
-                 D);
+    gmm::mixture_mean(K, D, gmm_mu + m * K * D, wts, mu0);
+    gmm::moments_from_centered(K, D, wts, center + m * D, mu0, sigma, D);
     T mm, n0;
     gmm::prior_scalars(gmm_N0[m], D, strength, &mm, &n0);
     for (int i = 0; i < D * D; ++i) sigma[i] *= mm;  // Phi
@@ -214,7 +259,7 @@ struct FitPriorStep {
     if (prior_m) prior_m[mt] = mm;
     if (prior_n0) prior_n0[mt] = n0;
     joint_gaussian(N, D, dXU, pts, mu0, mm, n0, reg, mean, sigma);
-    st |= condition_gaussian(D, dXU, mean, sigma, Y, Fm + mt * dX * dXU, fv + mt * dX,
+    st |= condition_gaussian(D, dXU, mean, sigma, base + L.Y, Fm + mt * dX * dXU, fv + mt * dX,
                              dyn_covar + mt * dX * dX);
   }
 };

@@ -184,50 +184,89 @@ GPS_HD void cluster_weights(int Nq, int K, T* logobs, T* logwts) {
   for (int k = 0; k < K; ++k) logwts[k] = log_sum_exp(Nq, logobs + k, K) - log_nq;
 }
 
-// Moment-matched mixture (GMM.moments) with weights w = exp(logwts):
-// mu0 = sum_k w_k mu_k and Phi = sum_k w_k (sigma_k + (mu_k - mu0) mu_k^T).
-// With d_k = mu_k - mu0 and e = sum_k w_k d_k (zero up to round-off), the reference's
-// Phi equals sum_k w_k (sigma_k + d_k d_k^T) + e mu0^T; we return its symmetric part
-// (the only part the fit uses), computing the lower triangle only. wts is caller
-// scratch (K + D), Phi (D x D, row stride ldp) is overwritten.
+// Moment matching (GMM.moments) with weights w = exp(logwts): mu0 = sum_k w_k mu_k and
+//   Phi = sum_k w_k (sigma_k + (mu_k - mu0) mu_k^T).
+// Written around a fixed centre c (any point; we use the unweighted mean of the cluster
+// means) this is exactly
+//   Phi = sum_k w_k B_k - (mu0 - c)(mu0 - c)^T + (1 - W) c c^T,
+//   B_k = sigma_k + (mu_k - c)(mu_k - c)^T,  W = sum_k w_k,
+// which is symmetric (the reference's form differs from it by round-off only). The sum
+// over clusters is then one matrix product over all query sets (a GEMM on the host or
+// cuBLAS), and centring keeps the subtraction free of cancellation.
+
+// c (D) = unweighted mean of the cluster means mu (K x D).
 template <class T>
-GPS_HD void moments(int K, int D, const T* mu, const T* sigma, const T* logwts, T* wts, T* mu0,
-                    T* Phi, int ldp) {
-  using std::exp;
-  for (int k = 0; k < K; ++k) wts[k] = exp(logwts[k]);
+GPS_HD void mixture_center(int K, int D, const T* mu, T* c) {
+  for (int i = 0; i < D; ++i) {
+    T s = T(0);
+    for (int k = 0; k < K; ++k) s += mu[k * D + i];
+    c[i] = s / T(K);
+  }
+}
+
+// One entry of B = sigma + a a^T, a = mu - c.
+template <class T>
+GPS_HD GPS_INLINE T centered_moment_entry(T sigma_ij, T ai, T aj) {
+  return sigma_ij + ai * aj;
+}
+
+// B (D x D) = sigma + (mu - c)(mu - c)^T for one cluster.
+template <class T>
+GPS_HD void centered_second_moment(int D, const T* mu, const T* sigma, const T* c, T* B) {
+  for (int i = 0; i < D; ++i) {
+    const T ai = mu[i] - c[i];
+    for (int j = 0; j < D; ++j) B[i * D + j] = centered_moment_entry(sigma[i * D + j], ai, mu[j] - c[j]);
+  }
+}
+
+// Mixture mean mu0 (D) = sum_k w_k mu_k.
+template <class T>
+GPS_HD void mixture_mean(int K, int D, const T* mu, const T* wts, T* mu0) {
   for (int i = 0; i < D; ++i) {
     T s = T(0);
     for (int k = 0; k < K; ++k) s += mu[k * D + i] * wts[k];
     mu0[i] = s;
   }
-  for (int k = 0; k < K; ++k) {
-    const T* mk = mu + k * D;
-    const T* sk = sigma + k * D * D;
-    const T wk = wts[k];
-    for (int i = 0; i < D; ++i) {
-      const T wdi = wk * (mk[i] - mu0[i]);
-      T* prow = Phi + i * ldp;
-      const T* srow = sk + i * D;
-      if (k == 0) {  // overwrite: Phi may hold garbage on entry
-        for (int j = 0; j <= i; ++j) prow[j] = wk * srow[j] + wdi * (mk[j] - mu0[j]);
-      } else {
-        for (int j = 0; j <= i; ++j) prow[j] += wk * srow[j] + wdi * (mk[j] - mu0[j]);
-      }
-    }
-  }
-  // Symmetric part of e mu0^T, then mirror.
-  T* e = wts + K;
+}
+
+// Phi (D x D, row stride ldp) from Bw = sum_k w_k B_k held in Phi on entry (only its
+// lower triangle is read); the result is symmetric.
+template <class T>
+GPS_HD void moments_from_centered(int K, int D, const T* wts, const T* c, const T* mu0, T* Phi,
+                                  int ldp) {
+  T W = T(0);
+  for (int k = 0; k < K; ++k) W += wts[k];
+  const T excess = T(1) - W;
   for (int i = 0; i < D; ++i) {
-    T s = T(0);
-    for (int k = 0; k < K; ++k) s += wts[k] * (mu[k * D + i] - mu0[i]);
-    e[i] = s;
-  }
-  for (int i = 0; i < D; ++i)
+    const T bi = mu0[i] - c[i];
+    const T eci = excess * c[i];
     for (int j = 0; j <= i; ++j) {
-      const T v = Phi[i * ldp + j] + T(0.5) * (e[i] * mu0[j] + mu0[i] * e[j]);
+      const T v = Phi[i * ldp + j] - bi * (mu0[j] - c[j]) + eci * c[j];
       Phi[i * ldp + j] = v;
       Phi[j * ldp + i] = v;
     }
+  }
+}
+
+// All of the above for one query set: mu0 (D), Phi (D x D, row stride ldp). wts is
+// caller scratch (K + D).
+template <class T>
+GPS_HD void moments(int K, int D, const T* mu, const T* sigma, const T* logwts, T* wts, T* mu0,
+                    T* Phi, int ldp) {
+  using std::exp;
+  T* c = wts + K;
+  for (int k = 0; k < K; ++k) wts[k] = exp(logwts[k]);
+  mixture_mean(K, D, mu, wts, mu0);
+  mixture_center(K, D, mu, c);
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = T(0);
+      for (int k = 0; k < K; ++k)
+        s += wts[k] * centered_moment_entry(sigma[(k * D + i) * D + j], mu[k * D + i] - c[i],
+                                            mu[k * D + j] - c[j]);
+      Phi[i * ldp + j] = s;
+    }
+  moments_from_centered(K, D, wts, c, mu0, Phi, ldp);
 }
 
 // Normal-inverse-Wishart scalars of the GMM prior (pitfall 9): m = strength and
