@@ -41,11 +41,11 @@ GPS_HD std::uint32_t gather_transitions(int N, int Tn, int dX, int dU, int t, co
 
 // Joint Gaussian of N points: mean (D) and sigma (D x D). pts (N x D) is centred in
 // place. Without a prior (mu0 == nullptr): sigma = biased empirical covariance (1/N).
-// With a normal-inverse-Wishart prior (mu0 (D), m, n0, and sigma holding the symmetric
-// Phi (D x D) on entry), each point weighted 1/N (N = trajectories, pitfall 8):
+// With a normal-inverse-Wishart prior (mu0 (D), m, n0, and sigma holding the lower
+// triangle of Phi (D x D) on entry), each point weighted 1/N (N = trajectories, pitfall 8):
 //   sigma = (N S + Phi + N m / (N + m) (mean - mu0)(mean - mu0)^T) / (N + n0).
 // Then `reg` is added to EVERY entry of the leading dXU x dXU block (pitfall 7: a
-// rank-one term, not a diagonal).
+// rank-one term, not a diagonal). Only the lower triangle of sigma is read and written.
 template <class T>
 GPS_HD void joint_gaussian(int N, int D, int dXU, T* pts, const T* mu0, T m, T n0, T reg,
                            T* mean, T* sigma) {
@@ -79,45 +79,43 @@ GPS_HD void joint_gaussian(int N, int D, int dXU, T* pts, const T* mu0, T m, T n
       for (int j = 0; j <= i; ++j) row[j] += ci * c[j];
     }
   }
-  for (int i = 0; i < D; ++i)
-    for (int j = 0; j <= i; ++j) {
-      T s = sigma[i * D + j] * scale;
-      if (i < dXU) s += reg;  // j <= i < dXU: inside the [x;u] block
-      sigma[i * D + j] = s;
-      sigma[j * D + i] = s;
-    }
+  for (int i = 0; i < D; ++i) {
+    const T add = i < dXU ? reg : T(0);  // j <= i < dXU: inside the [x;u] block
+    for (int j = 0; j <= i; ++j) sigma[i * D + j] = sigma[i * D + j] * scale + add;
+  }
 }
 
-// Conditions the joint Gaussian (mean (D), symmetric sigma (D x D)) on its first dXU
-// coordinates:
+// Conditions the joint Gaussian (mean (D), sigma (D x D), lower triangle read) on its
+// first dXU coordinates, with dXn = D - dXU and sigma_zz = L L^T:
 //   Fm (dXn x dXU) = sigma_yz sigma_zz^-1, fv (dXn) = mean_y - Fm mean_z,
-//   covar (dXn x dXn) = sigma_yy - Fm sigma_zy (symmetrised),
-// with dXn = D - dXU. sigma's leading dXU block is overwritten by its Cholesky factor;
-// Y is caller scratch (dXU x dXn).
+//   covar (dXn x dXn) = sigma_yy - Fm sigma_zz Fm^T = sigma_yy - W^T W, W = L^-1 sigma_zy
+// (the reference's covariance; symmetric by construction). sigma's leading dXU block is
+// overwritten by L; Y is caller scratch (dXU x dXn).
 template <class T>
 GPS_HD std::uint32_t condition_gaussian(int D, int dXU, const T* mean, T* sigma, T* Y, T* Fm,
                                         T* fv, T* covar) {
   const int dXn = D - dXU;
   const std::uint32_t st = la::cholesky_lower(dXU, sigma, D);
   if (st != kOk) return st;
-  const T* szy = sigma + dXU;  // sigma_zy (dXU x dXn), row stride D; kept by the factorisation
-  la::copy(dXU, dXn, szy, D, Y, dXn);
-  la::cholesky_solve_rows(dXU, dXn, sigma, D, Y, dXn);  // sigma_zz^-1 sigma_zy = Fm^T
+  la::transpose(dXn, dXU, sigma + dXU * D, D, Y, dXn);  // sigma_zy from the lower triangle
+  la::solve_lower_rows(dXU, dXn, sigma, D, Y, dXn);     // W
+  for (int i = 0; i < dXn; ++i)
+    for (int j = 0; j <= i; ++j) covar[i * dXn + j] = sigma[(dXU + i) * D + dXU + j];
+  for (int p = 0; p < dXU; ++p) {
+    const T* wp = Y + p * dXn;
+    for (int i = 0; i < dXn; ++i) {
+      const T w = wp[i];
+      T* row = covar + i * dXn;
+      for (int j = 0; j <= i; ++j) row[j] -= w * wp[j];
+    }
+  }
+  for (int i = 0; i < dXn; ++i)
+    for (int j = 0; j < i; ++j) covar[j * dXn + i] = covar[i * dXn + j];
+  la::solve_lower_transposed_rows(dXU, dXn, sigma, D, Y, dXn);  // sigma_zz^-1 sigma_zy = Fm^T
   la::transpose(dXU, dXn, Y, dXn, Fm, dXU);
   for (int i = 0; i < dXn; ++i) fv[i] = mean[dXU + i];
   for (int p = 0; p < dXU; ++p)
     for (int i = 0; i < dXn; ++i) fv[i] -= Y[p * dXn + i] * mean[p];
-  la::copy(dXn, dXn, sigma + dXU * D + dXU, D, covar, dXn);  // sigma_yy
-  for (int p = 0; p < dXU; ++p) {
-    const T* yp = Y + p * dXn;
-    const T* bp = szy + p * D;
-    for (int i = 0; i < dXn; ++i) {
-      const T y = yp[i];
-      T* row = covar + i * dXn;
-      for (int j = 0; j < dXn; ++j) row[j] -= y * bp[j];
-    }
-  }
-  la::symmetrize(dXn, covar, dXn);
   for (int i = 0; i < dXn * dXU; ++i)
     if (!is_finite(Fm[i])) return kNonFinite;
   for (int i = 0; i < dXn; ++i)
@@ -250,12 +248,15 @@ struct FitPriorStep {
                              U + m * N * Tn * dU, pts);
     if (st != kOk) return;
     gmm::mixture_mean(K, D, gmm_mu + m * K * D, wts, mu0);
-    gmm::moments_from_centered(K, D, wts, center + m * D, mu0, sigma, D);
     T mm, n0;
     gmm::prior_scalars(gmm_N0[m], D, strength, &mm, &n0);
-    for (int i = 0; i < D * D; ++i) sigma[i] *= mm;  // Phi
+    gmm::moments_from_centered(K, D, wts, center + m * D, mu0, mm, sigma, D);  // m Phi, lower
     if (prior_mu0) la::copy(1, D, mu0, D, prior_mu0 + mt * D, D);
-    if (prior_Phi) la::copy(D, D, sigma, D, prior_Phi + mt * D * D, D);
+    if (prior_Phi) {
+      T* out = prior_Phi + mt * D * D;
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j <= i; ++j) out[i * D + j] = out[j * D + i] = sigma[i * D + j];
+    }
     if (prior_m) prior_m[mt] = mm;
     if (prior_n0) prior_n0[mt] = n0;
     joint_gaussian(N, D, dXU, pts, mu0, mm, n0, reg, mean, sigma);

@@ -229,22 +229,19 @@ GPS_HD void mixture_mean(int K, int D, const T* mu, const T* wts, T* mu0) {
   }
 }
 
-// Phi (D x D, row stride ldp) from Bw = sum_k w_k B_k held in Phi on entry (only its
-// lower triangle is read); the result is symmetric.
+// scale * Phi (D x D, row stride ldp) from Bw = sum_k w_k B_k held in Phi on entry.
+// Only the lower triangle is read and written (Phi is symmetric).
 template <class T>
-GPS_HD void moments_from_centered(int K, int D, const T* wts, const T* c, const T* mu0, T* Phi,
-                                  int ldp) {
+GPS_HD void moments_from_centered(int K, int D, const T* wts, const T* c, const T* mu0, T scale,
+                                  T* Phi, int ldp) {
   T W = T(0);
   for (int k = 0; k < K; ++k) W += wts[k];
   const T excess = T(1) - W;
   for (int i = 0; i < D; ++i) {
     const T bi = mu0[i] - c[i];
     const T eci = excess * c[i];
-    for (int j = 0; j <= i; ++j) {
-      const T v = Phi[i * ldp + j] - bi * (mu0[j] - c[j]) + eci * c[j];
-      Phi[i * ldp + j] = v;
-      Phi[j * ldp + i] = v;
-    }
+    T* row = Phi + i * ldp;
+    for (int j = 0; j <= i; ++j) row[j] = scale * (row[j] - bi * (mu0[j] - c[j]) + eci * c[j]);
   }
 }
 
@@ -266,7 +263,9 @@ GPS_HD void moments(int K, int D, const T* mu, const T* sigma, const T* logwts, 
                                             mu[k * D + j] - c[j]);
       Phi[i * ldp + j] = s;
     }
-  moments_from_centered(K, D, wts, c, mu0, Phi, ldp);
+  moments_from_centered(K, D, wts, c, mu0, T(1), Phi, ldp);
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j < i; ++j) Phi[j * ldp + i] = Phi[i * ldp + j];
 }
 
 // Normal-inverse-Wishart scalars of the GMM prior (pitfall 9): m = strength and
