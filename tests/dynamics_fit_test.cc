@@ -373,6 +373,37 @@ TEST(DynamicsFit, ReusedEstepMatchesFreshEstep) {
   EXPECT_TRUE(near_rel(cov1, cov2, 1e-10, 1e-300, "dyn_covar"));
 }
 
+// The same kernel in float on a well-conditioned system: agrees with double to float
+// accuracy (documented check for a float GPU path).
+TEST(DynamicsFit, FloatKernelMatchesDouble) {
+  const LinearSystem sys;
+  const int dXU = sys.dX + sys.dU, T = sys.T, dX = sys.dX, N = 200;
+  std::vector<double> X, U;
+  sys.sample(N, 3, X, U);
+  const std::vector<float> Xf(X.begin(), X.end()), Uf(U.begin(), U.end());
+  const std::int64_t S = dyn::FitScratch(N, 0, dX, sys.dU).size;
+  std::vector<double> Fm(T * dX * dXU), fv(T * dX), cov(T * dX * dX), scratch((T - 1) * S);
+  std::vector<float> Fmf(Fm.size()), fvf(fv.size()), covf(cov.size()), scratchf(scratch.size());
+  std::vector<std::uint32_t> st(T), stf(T);
+  for_each_2d(cpu_executor(2), 1, T - 1,
+              dyn::FitLrStep<double>{N, T, dX, sys.dU, 1e-6, X.data(), U.data(), Fm.data(),
+                                     fv.data(), cov.data(), scratch.data(), st.data()});
+  for_each_2d(cpu_executor(2), 1, T - 1,
+              dyn::FitLrStep<float>{N, T, dX, sys.dU, 1e-6f, Xf.data(), Uf.data(), Fmf.data(),
+                                    fvf.data(), covf.data(), scratchf.data(), stf.data()});
+  for (int t = 0; t + 1 < T; ++t) {
+    ASSERT_EQ(st[t], kOk);
+    ASSERT_EQ(stf[t], kOk);
+  }
+  const auto widen = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+  const auto upto = [&](const std::vector<double>& v, int per_t) {
+    return std::vector<double>(v.begin(), v.begin() + (T - 1) * per_t);
+  };
+  EXPECT_TRUE(near_rel(upto(widen(Fmf), dX * dXU), upto(Fm, dX * dXU), 1e-4, 1e-300, "Fm"));
+  EXPECT_TRUE(near_rel(upto(widen(fvf), dX), upto(fv, dX), 1e-4, 1e-300, "fv"));
+  EXPECT_TRUE(near_rel(upto(widen(covf), dX * dX), upto(cov, dX * dX), 1e-3, 1e-300, "cov"));
+}
+
 TEST(DynamicsPrior, ClusterCountAndTrimming) {
   DynamicsPriorSettings s;
   s.max_clusters = 20;

@@ -166,6 +166,41 @@ TEST(Gmm, BatchedConditionsAreIndependent) {
   }
 }
 
+// The per-cluster factor kernel (the device path's factorisation) run by the CPU executor:
+// L L^T = sigma, constants match the E-step's, and a non-PD covariance is flagged.
+TEST(Gmm, ClusterFactorKernel) {
+  const json& ref = gmm_reference();
+  const json& c = ref["cases"][3];
+  const Points data = points_of(ref["data"]);
+  GmmState g;
+  run_update(g, data, c["K"].get<int>(), c["max_iterations"].get<int>(), c["em"]["init_assignment"]);
+  const int K = g.K, D = g.D;
+  std::vector<double> chol(K * D * D), logc(K);
+  std::vector<std::uint32_t> st(K, 99);
+  g.sigma[2 * D * D + D + 1] = -1.0;  // cluster 2 no longer PD
+  for_each_2d(cpu_executor(2), 1, K,
+              gmm::ClusterFactorStep<double>{K, D, g.sigma.data(), g.logmass.data(), chol.data(),
+                                             logc.data(), st.data()});
+  EXPECT_EQ(st[2], kNotPositiveDefinite);
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_EQ(st[k], kOk);
+    const double* L = chol.data() + k * D * D;
+    double logdet = 0.0;
+    for (int i = 0; i < D; ++i) {
+      logdet += 2.0 * std::log(L[i * D + i]);
+      for (int j = 0; j < D; ++j) {
+        if (j > i) {
+          EXPECT_EQ(L[i * D + j], 0.0);
+        }
+        double s = 0.0;
+        for (int p = 0; p < D; ++p) s += L[i * D + p] * L[j * D + p];
+        EXPECT_NEAR(s, g.sigma[(k * D + i) * D + j], 1e-12);
+      }
+    }
+    EXPECT_NEAR(logc[k], -0.5 * D * std::log(2 * M_PI) - 0.5 * logdet + g.logmass[k], 1e-12);
+  }
+}
+
 // An empty initial cluster has no mean: reported, not a crash.
 TEST(Gmm, EmptyInitialClusterIsReported) {
   const json& ref = gmm_reference();

@@ -2,6 +2,7 @@
 // the big products in Eigen and every per-element formula from gpsx/kernels/gmm.h.
 #include "gpsx/host/gmm.h"
 
+#include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -41,7 +42,7 @@ struct EmWorkspace {
   RowMat mu;                   // (K x D)
   std::vector<double> chol;    // (K x D x D)
   std::vector<double> logc;    // (K)
-  std::vector<std::uint32_t> factor_status;  // (K)
+  Eigen::LLT<RowMat> llt;      // (D x D) factorisation of one cluster
   std::vector<double> logobs;  // (P x K)
   std::vector<double> logw;    // (P x K)
   std::vector<double> col_lse; // (K)
@@ -57,7 +58,7 @@ struct EmWorkspace {
     mu.resize(K, D);
     chol.resize(static_cast<std::size_t>(K) * D * D);
     logc.resize(K);
-    factor_status.resize(K);
+    llt = Eigen::LLT<RowMat>(D);
     logobs.resize(static_cast<std::size_t>(P) * K);
     logw.resize(static_cast<std::size_t>(P) * K);
     col_lse.resize(K);
@@ -69,17 +70,17 @@ struct EmWorkspace {
 std::uint32_t estep_condition(const GmmState& g, int m, int P, const double* x,
                               EmWorkspace& ws, double* logobs) {
   const int K = g.K, D = g.D;
-  // The factor functor indexes by (m, k); point it at condition m's clusters only.
-  const gmm::ClusterFactorStep<double> factor{
-      K, D, g.sigma.data() + static_cast<std::size_t>(m) * K * D * D,
-      g.logmass.data() + static_cast<std::size_t>(m) * K, ws.chol.data(), ws.logc.data(),
-      ws.factor_status.data()};
-  std::uint32_t st = kOk;
+  // Cholesky factors through Eigen's blocked LLT (host-side large-ish factorisations; the
+  // device path uses gmm::ClusterFactorStep). Constants from the kernel formula.
   for (int k = 0; k < K; ++k) {
-    factor(0, k);
-    st |= ws.factor_status[k];
+    const std::size_t mk = static_cast<std::size_t>(m) * K + k;
+    ws.llt.compute(CMap(g.sigma.data() + mk * D * D, D, D));
+    if (ws.llt.info() != Eigen::Success) return kNotPositiveDefinite;
+    Map L(ws.chol.data() + static_cast<std::size_t>(k) * D * D, D, D);
+    L = ws.llt.matrixL();
+    ws.logc[k] = gmm::cluster_log_constant(D, L.data(), D, g.logmass[mk]);
+    if (!std::isfinite(ws.logc[k])) return kNotPositiveDefinite;
   }
-  if (st != kOk) return st;
   const CMap X(x, P, D);
   for (int k = 0; k < K; ++k) {
     const Eigen::Map<const Eigen::RowVectorXd> mu(g.mu.data() + (static_cast<std::size_t>(m) * K + k) * D, D);
