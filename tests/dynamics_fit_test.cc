@@ -373,6 +373,39 @@ TEST(DynamicsFit, ReusedEstepMatchesFreshEstep) {
   EXPECT_TRUE(near_rel(cov1, cov2, 1e-10, 1e-300, "dyn_covar"));
 }
 
+// One thread and two threads give bitwise the same batched prior fit; every condition of
+// a batch of identical conditions equals the others.
+TEST(DynamicsFit, SerialAndParallelExecutorsAgree) {
+  const LinearSystem sys;
+  const int dXU = sys.dX + sys.dU, T = sys.T, dX = sys.dX, N = 5, M = 3;
+  std::vector<double> X, U, Xb, Ub;
+  sys.sample(N, 8, X, U);
+  for (int m = 0; m < M; ++m) {
+    Xb.insert(Xb.end(), X.begin(), X.end());
+    Ub.insert(Ub.end(), U.begin(), U.end());
+  }
+  DynamicsPriorSettings s;
+  s.min_samples_per_cluster = 10;
+  const int P = N * (T - 1), K = dynamics_prior_clusters(s, N, T);
+  std::vector<int> a(P), assign;  // the same initial assignment for every condition
+  gmm_random_assignment(3, 0, 1, P, K, a.data());
+  for (int m = 0; m < M; ++m) assign.insert(assign.end(), a.begin(), a.end());
+  std::vector<double> out[2];
+  for (int threads = 1; threads <= 2; ++threads) {
+    DynamicsPrior prior = make_dynamics_prior(M, T, dX, sys.dU, s);
+    const auto g = dynamics_prior_update(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
+                                         assign.data());
+    for (int m = 0; m < M; ++m) ASSERT_EQ(g.status[m], kOk) << g.message[m];
+    std::vector<double> Fm(M * T * dX * dXU), fv(M * T * dX), cov(M * T * dX * dX);
+    ASSERT_TRUE(dynamics_fit_prior(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
+                                   Fm.data(), fv.data(), cov.data()).all_ok());
+    out[threads - 1] = Fm;
+    out[threads - 1].insert(out[threads - 1].end(), cov.begin(), cov.end());
+    for (int i = 0; i < T * dX * dXU; ++i) ASSERT_EQ(Fm[i], Fm[2 * T * dX * dXU + i]);
+  }
+  EXPECT_EQ(out[0], out[1]);
+}
+
 // The same kernel in float on a well-conditioned system: agrees with double to float
 // accuracy (documented check for a float GPU path).
 TEST(DynamicsFit, FloatKernelMatchesDouble) {
