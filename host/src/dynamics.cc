@@ -223,11 +223,12 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
     const int mc = std::min(Mc, M - m0);
     const double* mu = p.gmm.mu.data() + static_cast<std::size_t>(m0) * K * D;
     // Log observations of every step's points under the condition's GMM.
-    for (int i = 0; i < mc; ++i)
-      gather_all_steps(N, T, dX, dU, X + (m0 + i) * xs, U + (m0 + i) * us, pts.get() + i * P * D);
-    if (!reuse_prior_logobs(p, m0, mc, N, X, U, logobs.get()))
+    if (!reuse_prior_logobs(p, m0, mc, N, X, U, logobs.get())) {
+      for (int i = 0; i < mc; ++i)
+        gather_all_steps(N, T, dX, dU, X + (m0 + i) * xs, U + (m0 + i) * us, pts.get() + i * P * D);
       gmm_estep(ex, p.gmm, m0, mc, static_cast<int>(P), pts.get(), logobs.get(),
                 estep_status.data());
+    }
     // Pass 1: cluster weights per step.
     for_each_2d(ex, mc, T - 1,
                 dyn::PriorWeightsStep<double>{N, T, K, S, L.logw, L.logwts, L.wts, logobs.get(),

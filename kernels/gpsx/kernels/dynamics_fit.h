@@ -7,7 +7,8 @@
 // Joint point layout: [x_t; u_t; x_{t+1}], D = 2 dX + dU, dXU = dX + dU.
 // Batched layouts (row-major, condition-major, time first inside a condition):
 //   X (M x N x T x dX), U (M x N x T x dU), Fm (M x T x dX x dXU), fv (M x T x dX),
-//   dyn_covar (M x T x dX x dX); step T-1 is never fitted (left untouched).
+//   dyn_covar (M x T x dX x dX); step T-1 is never fitted (the kernels leave it
+//   untouched, the host API sets it to zero).
 #pragma once
 
 #include <cmath>
