@@ -56,7 +56,8 @@ DynamicsPrior make_dynamics_prior(int M, int T, int dX, int dU,
 // K = max(2, min(max_clusters, floor(Ntraj (T-1) / min_samples_per_cluster))).
 int dynamics_prior_clusters(const DynamicsPriorSettings& settings, int Ntraj, int T);
 
-// Per-condition outcome of a batched call: StatusBits and a readable message.
+// Per-condition outcome of a batched call: StatusBits and a readable message. Outputs of
+// a failed condition (or step) are unspecified; check the status before using them.
 struct FitReport {
   std::vector<std::uint32_t> status;   // (M)
   std::vector<std::string> message;    // (M), empty when ok
