@@ -48,6 +48,15 @@ TEST(Philox, SameStreamOnAnyThreadCount) {
   EXPECT_EQ(a, b);
 }
 
+TEST(Philox, WordsAndIntegersComeFromTheBlocks) {
+  const Philox4x32 b = random_block(5, 6, 1);
+  EXPECT_EQ(random_word(5, 6, 4), b.v[0]);
+  EXPECT_EQ(random_word(5, 6, 7), b.v[3]);
+  int counts[3] = {0, 0, 0};
+  for (int i = 0; i < 30000; ++i) ++counts[uniform_int(5, 6, static_cast<std::uint64_t>(i), 3)];
+  for (int c : counts) EXPECT_NEAR(c, 10000, 500);  // 5 standard deviations (81.6)
+}
+
 TEST(Philox, UniformStaysInsideTheOpenInterval) {
   EXPECT_GT(uniform_open(0, 0), 0.0);
   EXPECT_LT(uniform_open(0xffffffff, 0xffffffff), 1.0);

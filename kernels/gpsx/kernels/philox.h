@@ -56,6 +56,20 @@ GPS_HD GPS_INLINE Philox4x32 random_block(std::uint64_t seed, std::uint64_t stre
                        static_cast<std::uint32_t>(seed >> 32));
 }
 
+// The i-th 32-bit word of a stream (blocks hold four words).
+GPS_HD GPS_INLINE std::uint32_t random_word(std::uint64_t seed, std::uint64_t stream,
+                                            std::uint64_t i) {
+  return random_block(seed, stream, i >> 2).v[i & 3];
+}
+
+// An integer in [0, n) from the i-th word of a stream (multiply-shift; the bias is below
+// n / 2^32).
+GPS_HD GPS_INLINE std::uint32_t uniform_int(std::uint64_t seed, std::uint64_t stream,
+                                            std::uint64_t i, std::uint32_t n) {
+  return static_cast<std::uint32_t>(
+      (static_cast<std::uint64_t>(random_word(seed, stream, i)) * n) >> 32);
+}
+
 // A double in the open interval (0, 1) from 52 random bits of two words: the grid
 // (k + 1/2) 2^-52 is exactly representable, so neither 0 nor 1 can come out.
 GPS_HD GPS_INLINE double uniform_open(std::uint32_t hi, std::uint32_t lo) {

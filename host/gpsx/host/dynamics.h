@@ -1,0 +1,109 @@
+// Batched linear-Gaussian dynamics fitting, equal to the cbfinn/gps reference
+// (DynamicsLR, DynamicsLRPrior with DynamicsPriorGMM; ../shared/reference/README.md
+// pitfalls 7-12):
+//   x_{t+1} ~ N(Fm[m][t] [x_t; u_t] + fv[m][t], dyn_covar[m][t])
+// for M conditions x T steps in one call. The per-(m, t) math is in
+// gpsx/kernels/dynamics_fit.h and runs through gpsx::for_each_2d.
+//
+// One GPS iteration per condition batch:
+//   dynamics_prior_update(ex, settings, prior, N, X, U);      // GMM over recent samples
+//   dynamics_fit_prior(ex, settings, prior, N, X, U, Fm, fv, dyn_covar);
+//   dynamics_initial_state(ex, settings, &prior, N, X, init_var, x0mu, x0sigma);
+//
+// Buffers are host memory (CPU executors); X (M x N x T x dX), U (M x N x T x dU),
+// Fm (M x T x dX x (dX+dU)), fv (M x T x dX), dyn_covar (M x T x dX x dX); step T-1 of
+// Fm / fv / dyn_covar is never fitted and is set to zero.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpsx/host/executor.h"
+#include "gpsx/host/gmm.h"
+
+namespace gpsx {
+
+// DynamicsLRPrior + DynamicsPriorGMM hyperparameters (reference defaults).
+struct DynamicsPriorSettings {
+  double regularization = 1e-6;   // added to every entry of the [x;u] covariance block
+  int max_clusters = 50;
+  int min_samples_per_cluster = 20;
+  int max_samples = 20;           // the prior keeps the newest max_samples - 1 trajectories
+  double strength = 1.0;
+  GmmSettings gmm;                // EM: 100 iterations, warm start, Philox seed
+};
+
+// Prior data set and GMM of M conditions (all conditions get the same sample counts).
+struct DynamicsPrior {
+  int M = 0, T = 0, dX = 0, dU = 0;
+  int capacity = 0;               // max_samples - 1
+  int count = 0;                  // trajectories held per condition (<= capacity)
+  std::vector<double> X;          // (M x capacity x T x dX) oldest first, first `count` valid
+  std::vector<double> U;          // (M x capacity x T x dU)
+  GmmState gmm;                   // over [x_t; u_t; x_{t+1}], D = 2 dX + dU
+  // Log observations of the data set's points n*(T-1)+t under the current GMM, from the
+  // EM's final E-step; lets the fit skip its E-step when it fits the newest batch.
+  std::vector<double> logobs;     // (M x count*(T-1) x K)
+  std::vector<char> logobs_valid; // (M)
+
+  int D() const { return 2 * dX + dU; }
+};
+
+DynamicsPrior make_dynamics_prior(int M, int T, int dX, int dU,
+                                  const DynamicsPriorSettings& settings);
+
+// K = max(2, min(max_clusters, floor(Ntraj (T-1) / min_samples_per_cluster))).
+int dynamics_prior_clusters(const DynamicsPriorSettings& settings, int Ntraj, int T);
+
+// Per-condition outcome of a batched call: StatusBits and a readable message. Outputs of
+// a failed condition (or step) are unspecified; check the status before using them.
+struct FitReport {
+  std::vector<std::uint32_t> status;   // (M)
+  std::vector<std::string> message;    // (M), empty when ok
+  bool all_ok() const;
+};
+
+// DynamicsPriorGMM.update: appends the batch X (M x N x T x dX), U (M x N x T x dU),
+// keeps the newest max_samples - 1 trajectories, and refits (or warm-starts) the GMM on
+// the points n*(T-1)+t. init_assignment (M x Ntraj*(T-1)) replaces the random draw when
+// the GMM is (re)initialised; null draws from Philox (settings.gmm.seed).
+GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSettings& settings,
+                                      DynamicsPrior& prior, int N, const double* X,
+                                      const double* U, const int* init_assignment = nullptr);
+
+// The prior evaluated at every step (DynamicsPriorGMM.eval), optional output of the fit.
+struct PriorEvalOut {
+  double* mu0 = nullptr;   // (M x T x D)
+  double* Phi = nullptr;   // (M x T x D x D), already multiplied by m
+  double* m = nullptr;     // (M x T)
+  double* n0 = nullptr;    // (M x T)
+};
+
+// DynamicsLRPrior.fit on the batch (N >= 2 trajectories per condition).
+FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& settings,
+                             const DynamicsPrior& prior, int N, const double* X,
+                             const double* U, double* Fm, double* fv, double* dyn_covar,
+                             const PriorEvalOut& eval = {});
+
+// DynamicsLR.fit: plain biased regression, `regularization` on every [x;u] entry.
+FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int dU,
+                          const double* X, const double* U, double regularization, double* Fm,
+                          double* fv, double* dyn_covar);
+
+// The prior's x_0 distribution (DynamicsPriorGMM.initial_state), optional output.
+struct InitialStatePriorOut {
+  double* mu0 = nullptr;   // (M x dX)
+  double* Phi = nullptr;   // (M x dX x dX)
+  double* m = nullptr;     // (M)
+  double* n0 = nullptr;    // (M)
+};
+
+// x0mu (M x dX), x0sigma (M x dX x dX) from the batch's x_0 as Algorithm._update_dynamics
+// does; with a prior (may be null) its initial-state term is added (pitfall 12).
+FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings& settings,
+                                 const DynamicsPrior* prior, int M, int N, int T, int dX,
+                                 const double* X, double initial_state_var, double* x0mu,
+                                 double* x0sigma, const InitialStatePriorOut& out = {});
+
+}  // namespace gpsx

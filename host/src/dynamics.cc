@@ -1,0 +1,330 @@
+// Host side of the batched dynamics fit: prior data set bookkeeping, the GMM update,
+// the batched E-step of the fit points, and the per-(m, t) kernels via for_each_2d.
+#include "gpsx/host/dynamics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+
+#include <Eigen/Core>
+
+#include "gpsx/kernels/dynamics_fit.h"
+#include "gpsx/kernels/gmm.h"
+
+namespace gpsx {
+namespace {
+
+using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Strided = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+using StridedConst = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+void require_cpu(const Executor& ex, const char* fn) {
+  if (ex.is_cuda())
+    throw std::invalid_argument(std::string(fn) +
+                                ": takes host buffers; the CUDA path (device buffers, cuBLAS "
+                                "E-step) is not implemented yet; use a cpu executor");
+}
+
+std::string dims(std::initializer_list<long long> d) {
+  std::string s = "(";
+  for (auto it = d.begin(); it != d.end(); ++it) s += (it == d.begin() ? "" : " x ") + std::to_string(*it);
+  return s + ")";
+}
+
+// Scratch budget per chunk of conditions (elements): bounds memory for large M.
+constexpr std::int64_t kChunkElements = std::int64_t(8) << 20;  // 64 MiB of doubles
+
+// Scratch that every kernel overwrites before reading: no zero fill.
+std::unique_ptr<double[]> scratch_buffer(std::int64_t n) {
+  return std::unique_ptr<double[]>(new double[static_cast<std::size_t>(std::max<std::int64_t>(n, 1))]);
+}
+
+int chunk_conditions(int M, std::int64_t per_condition) {
+  return static_cast<int>(std::clamp<std::int64_t>(kChunkElements / std::max<std::int64_t>(per_condition, 1), 1, M));
+}
+
+// Points [x_t; u_t; x_{t+1}] of all steps of one condition, t-major: row t*N + n.
+void gather_all_steps(int N, int T, int dX, int dU, const double* X, const double* U,
+                      double* pts) {  // pts ((T-1) x N x D)
+  const int D = 2 * dX + dU;
+  for (int t = 0; t + 1 < T; ++t)
+    dyn::gather_transitions(N, T, dX, dU, t, X, U, pts + static_cast<std::size_t>(t) * N * D);
+}
+
+// When the batch (X (M x N x T x dX), U) is the newest N trajectories of the prior data set
+// and the EM's final E-step is current for conditions [m0, m0 + mc), copies those log
+// observations into the fit's layout logobs (mc x (T-1) x N x K) and returns true.
+bool reuse_prior_logobs(const DynamicsPrior& p, int m0, int mc, int N, const double* X,
+                        const double* U, double* logobs) {
+  const int T = p.T, K = p.gmm.K;
+  if (N > p.count || p.logobs_valid.size() != static_cast<std::size_t>(p.M)) return false;
+  const std::int64_t xs = static_cast<std::int64_t>(T) * p.dX, us = static_cast<std::int64_t>(T) * p.dU;
+  for (int m = m0; m < m0 + mc; ++m) {
+    if (!p.logobs_valid[m]) return false;
+    const std::int64_t newest = static_cast<std::int64_t>(m) * p.capacity + p.count - N;
+    if (!std::equal(X + static_cast<std::int64_t>(m) * N * xs, X + (m + 1LL) * N * xs,
+                    p.X.data() + newest * xs) ||
+        !std::equal(U + static_cast<std::int64_t>(m) * N * us, U + (m + 1LL) * N * us,
+                    p.U.data() + newest * us))
+      return false;
+  }
+  const std::int64_t P = static_cast<std::int64_t>(p.count) * (T - 1);
+  for (int i = 0; i < mc; ++i)
+    for (int n = 0; n < N; ++n)
+      for (int t = 0; t + 1 < T; ++t)
+        std::copy_n(p.logobs.data() + ((m0 + i) * P + (p.count - N + n) * (T - 1LL) + t) * K, K,
+                    logobs + ((static_cast<std::int64_t>(i) * (T - 1) + t) * N + n) * K);
+  return true;
+}
+
+// Sets step T-1 of every condition to zero in a (M x T x inner) buffer.
+void zero_last_step(int M, int T, std::int64_t inner, double* a) {
+  if (!a) return;
+  for (int m = 0; m < M; ++m)
+    std::fill_n(a + (static_cast<std::int64_t>(m) * T + T - 1) * inner, inner, 0.0);
+}
+
+// Folds per-(m, t) status into the report of condition m.
+void fold_step_status(int m, int T, const std::uint32_t* st, FitReport& rep) {
+  for (int t = 0; t + 1 < T; ++t) {
+    if (st[static_cast<std::size_t>(m) * T + t] == kOk) continue;
+    if (rep.status[m] == kOk)
+      rep.message[m] = "condition " + std::to_string(m) + ": " +
+                       status_name(st[static_cast<std::size_t>(m) * T + t]) +
+                       " in the dynamics fit at step " + std::to_string(t);
+    rep.status[m] |= st[static_cast<std::size_t>(m) * T + t];
+  }
+}
+
+FitReport make_report(int M) {
+  FitReport r;
+  r.status.assign(M, kOk);
+  r.message.assign(M, "");
+  return r;
+}
+
+}  // namespace
+
+bool FitReport::all_ok() const {
+  return std::all_of(status.begin(), status.end(), [](std::uint32_t s) { return s == kOk; });
+}
+
+DynamicsPrior make_dynamics_prior(int M, int T, int dX, int dU,
+                                  const DynamicsPriorSettings& s) {
+  require(M >= 1 && T >= 2 && dX >= 1 && dU >= 0,
+          "make_dynamics_prior: need M >= 1, T >= 2, dX >= 1, dU >= 0, got (M, T, dX, dU) = " +
+              dims({M, T, dX, dU}));
+  require(s.max_samples >= 2, "make_dynamics_prior: max_samples must be >= 2 (the prior keeps "
+                              "max_samples - 1 trajectories), got " + std::to_string(s.max_samples));
+  require(s.min_samples_per_cluster >= 1 && s.max_clusters >= 1,
+          "make_dynamics_prior: max_clusters and min_samples_per_cluster must be >= 1");
+  DynamicsPrior p;
+  p.M = M;
+  p.T = T;
+  p.dX = dX;
+  p.dU = dU;
+  p.capacity = s.max_samples - 1;
+  p.X.assign(static_cast<std::size_t>(M) * p.capacity * T * dX, 0.0);
+  p.U.assign(static_cast<std::size_t>(M) * p.capacity * T * dU, 0.0);
+  return p;
+}
+
+int dynamics_prior_clusters(const DynamicsPriorSettings& s, int Ntraj, int T) {
+  const int by_data = static_cast<int>(
+      std::floor(static_cast<double>(Ntraj) * (T - 1) / s.min_samples_per_cluster));
+  return std::max(2, std::min(s.max_clusters, by_data));
+}
+
+GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSettings& s,
+                                      DynamicsPrior& p, int N, const double* X,
+                                      const double* U, const int* init_assignment) {
+  require_cpu(ex, "dynamics_prior_update");
+  require(p.M >= 1, "dynamics_prior_update: prior not created (use make_dynamics_prior)");
+  require(N >= 1, "dynamics_prior_update: need N >= 1 trajectories, got " + std::to_string(N));
+  const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D();
+  const std::int64_t xs = static_cast<std::int64_t>(T) * dX, us = static_cast<std::int64_t>(T) * dU;
+
+  // Append the batch and keep the newest `capacity` trajectories (oldest first).
+  const int total = p.count + N;
+  const int keep = std::min(total, p.capacity);
+  const int start = total - keep;
+  std::vector<double> nx(p.X.size()), nu(p.U.size());
+  for (int m = 0; m < M; ++m)
+    for (int j = 0; j < keep; ++j) {
+      const int src = start + j;  // index in [old set ++ batch]
+      const double* sx = src < p.count
+                             ? p.X.data() + (static_cast<std::int64_t>(m) * p.capacity + src) * xs
+                             : X + (static_cast<std::int64_t>(m) * N + src - p.count) * xs;
+      const double* su = src < p.count
+                             ? p.U.data() + (static_cast<std::int64_t>(m) * p.capacity + src) * us
+                             : U + (static_cast<std::int64_t>(m) * N + src - p.count) * us;
+      std::copy_n(sx, xs, nx.data() + (static_cast<std::int64_t>(m) * p.capacity + j) * xs);
+      std::copy_n(su, us, nu.data() + (static_cast<std::int64_t>(m) * p.capacity + j) * us);
+    }
+  p.X.swap(nx);
+  p.U.swap(nu);
+  p.count = keep;
+
+  // Points n*(T-1)+t over [x_t; u_t; x_{t+1}] of the prior data set.
+  const int P = keep * (T - 1);
+  std::vector<double> pts(static_cast<std::size_t>(M) * P * D);  // (M x P x D)
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < keep; ++n)
+      for (int t = 0; t + 1 < T; ++t)
+        dyn::gather_transitions(
+            1, T, dX, dU, t, p.X.data() + (static_cast<std::int64_t>(m) * p.capacity + n) * xs,
+            p.U.data() + (static_cast<std::int64_t>(m) * p.capacity + n) * us,
+            pts.data() + ((static_cast<std::size_t>(m) * keep + n) * (T - 1) + t) * D);
+  const int K = dynamics_prior_clusters(s, keep, T);
+  p.logobs.resize(static_cast<std::size_t>(M) * P * K);
+  GmmUpdateReport rep =
+      gmm_update(ex, p.gmm, M, P, D, pts.data(), K, s.gmm, init_assignment, p.logobs.data());
+  p.logobs_valid = rep.final_logobs_valid;
+  return rep;
+}
+
+FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
+                             const DynamicsPrior& p, int N, const double* X, const double* U,
+                             double* Fm, double* fv, double* dyn_covar,
+                             const PriorEvalOut& eval) {
+  require_cpu(ex, "dynamics_fit_prior");
+  require(p.gmm.initialised() && p.gmm.M == p.M,
+          "dynamics_fit_prior: the prior's GMM has not been fitted (call dynamics_prior_update)");
+  require(N >= 1, "dynamics_fit_prior: need N >= 1 trajectories, got " + std::to_string(N));
+  const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
+  zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
+  zero_last_step(M, T, dX, fv);
+  zero_last_step(M, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
+  zero_last_step(M, T, D, eval.mu0);
+  zero_last_step(M, T, static_cast<std::int64_t>(D) * D, eval.Phi);
+  zero_last_step(M, T, 1, eval.m);
+  zero_last_step(M, T, 1, eval.n0);
+
+  const dyn::FitScratch L(N, K, dX, dU);
+  const std::int64_t S = L.size, DD = static_cast<std::int64_t>(D) * D;
+  const std::int64_t P = static_cast<std::int64_t>(N) * (T - 1);
+  const int Mc = chunk_conditions(M, (T - 1) * S + P * (D + K) + K * DD + D);
+  const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
+  const auto pts = scratch_buffer(Mc * P * D);            // (Mc x (T-1) x N x D)
+  const auto logobs = scratch_buffer(Mc * P * K);         // (Mc x (T-1) x N x K)
+  const auto B = scratch_buffer(Mc * K * DD);             // (Mc x K x D x D)
+  const auto center = scratch_buffer(Mc * D);             // (Mc x D)
+  std::vector<std::uint32_t> estep_status(Mc, kOk);                        // (Mc)
+  std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
+  FitReport rep = make_report(M);
+  const std::int64_t xs = static_cast<std::int64_t>(N) * T * dX, us = static_cast<std::int64_t>(N) * T * dU;
+
+  for (int m0 = 0; m0 < M; m0 += Mc) {
+    const int mc = std::min(Mc, M - m0);
+    const double* mu = p.gmm.mu.data() + static_cast<std::size_t>(m0) * K * D;
+    // Log observations of every step's points under the condition's GMM.
+    if (!reuse_prior_logobs(p, m0, mc, N, X, U, logobs.get())) {
+      for (int i = 0; i < mc; ++i)
+        gather_all_steps(N, T, dX, dU, X + (m0 + i) * xs, U + (m0 + i) * us, pts.get() + i * P * D);
+      gmm_estep(ex, p.gmm, m0, mc, static_cast<int>(P), pts.get(), logobs.get(),
+                estep_status.data());
+    }
+    // Pass 1: cluster weights per step.
+    for_each_2d(ex, mc, T - 1,
+                dyn::PriorWeightsStep<double>{N, T, K, S, L.logw, L.logwts, L.wts, logobs.get(),
+                                              scratch.get()});
+    // Pass 2: sum_k w_k B_k for every step, one product per condition.
+    for (int i = 0; i < mc; ++i) gmm::mixture_center(K, D, mu + i * K * D, center.get() + i * D);
+    for_each_2d(ex, mc, K,
+                dyn::CenteredMomentStep<double>{
+                    K, D, mu, p.gmm.sigma.data() + static_cast<std::size_t>(m0) * K * DD,
+                    center.get(), B.get()});
+#pragma omp parallel for num_threads(ex.threads) schedule(static)
+    for (int i = 0; i < mc; ++i) {
+      double* base = scratch.get() + static_cast<std::int64_t>(i) * (T - 1) * S;
+      const StridedConst w(base + L.wts, T - 1, K, Eigen::OuterStride<>(S));
+      const Eigen::Map<const RowMat> Bk(B.get() + i * K * DD, K, DD);
+      Strided(base + L.sigma, T - 1, DD, Eigen::OuterStride<>(S)).noalias() = w * Bk;
+    }
+    // Pass 3: prior and MAP fit per step.
+    const std::int64_t o = static_cast<std::int64_t>(m0) * T;
+    dyn::FitPriorStep<double> step{N, T, dX, dU, K, s.regularization, s.strength,
+                                   X + m0 * xs, U + m0 * us, mu, p.gmm.N0.data() + m0,
+                                   center.get(), Fm + o * dX * dXU, fv + o * dX,
+                                   dyn_covar + o * dX * dX, scratch.get(),
+                                   step_status.data() + o,
+                                   eval.mu0 ? eval.mu0 + o * D : nullptr,
+                                   eval.Phi ? eval.Phi + o * D * D : nullptr,
+                                   eval.m ? eval.m + o : nullptr,
+                                   eval.n0 ? eval.n0 + o : nullptr};
+    for_each_2d(ex, mc, T - 1, step);
+    for (int i = 0; i < mc; ++i) {
+      const int m = m0 + i;
+      if (estep_status[i] != kOk) {
+        rep.status[m] |= estep_status[i];
+        rep.message[m] = "condition " + std::to_string(m) +
+                         ": a GMM prior covariance is not positive definite";
+      }
+      fold_step_status(m, T, step_status.data(), rep);
+    }
+  }
+  return rep;
+}
+
+FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int dU,
+                          const double* X, const double* U, double regularization, double* Fm,
+                          double* fv, double* dyn_covar) {
+  require_cpu(ex, "dynamics_fit_lr");
+  require(M >= 1 && N >= 1 && T >= 2 && dX >= 1 && dU >= 0,
+          "dynamics_fit_lr: need (M, N, T, dX, dU) >= (1, 1, 2, 1, 0), got " +
+              dims({M, N, T, dX, dU}));
+  const int dXU = dX + dU;
+  zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
+  zero_last_step(M, T, dX, fv);
+  zero_last_step(M, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
+  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
+  const int Mc = chunk_conditions(M, (T - 1) * S);
+  const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
+  std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
+  FitReport rep = make_report(M);
+  const std::int64_t xs = static_cast<std::int64_t>(N) * T * dX, us = static_cast<std::int64_t>(N) * T * dU;
+  for (int m0 = 0; m0 < M; m0 += Mc) {
+    const int mc = std::min(Mc, M - m0);
+    const std::int64_t o = static_cast<std::int64_t>(m0) * T;
+    dyn::FitLrStep<double> step{N, T, dX, dU, regularization, X + m0 * xs, U + m0 * us,
+                                Fm + o * dX * dXU, fv + o * dX, dyn_covar + o * dX * dX,
+                                scratch.get(), step_status.data() + o};
+    for_each_2d(ex, mc, T - 1, step);
+    for (int i = 0; i < mc; ++i) fold_step_status(m0 + i, T, step_status.data(), rep);
+  }
+  return rep;
+}
+
+FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings& s,
+                                 const DynamicsPrior* prior, int M, int N, int T, int dX,
+                                 const double* X, double initial_state_var, double* x0mu,
+                                 double* x0sigma, const InitialStatePriorOut& out) {
+  require_cpu(ex, "dynamics_initial_state");
+  require(M >= 1 && N >= 1 && T >= 1 && dX >= 1,
+          "dynamics_initial_state: need (M, N, T, dX) >= 1, got " + dims({M, N, T, dX}));
+  if (prior)
+    require(prior->M == M && prior->T == T && prior->dX == dX,
+            "dynamics_initial_state: prior has (M, T, dX) = " +
+                dims({prior->M, prior->T, prior->dX}) + ", batch " + dims({M, T, dX}));
+  FitReport rep = make_report(M);
+  const bool use_prior = prior && prior->count > 0;
+  dyn::InitialStateStep<double> step{N, T, dX, X,
+                                     use_prior ? prior->count : 0,
+                                     use_prior ? prior->capacity : 0,
+                                     use_prior ? prior->X.data() : nullptr,
+                                     s.strength, initial_state_var, x0mu, x0sigma,
+                                     out.mu0, out.Phi, out.m, out.n0, rep.status.data()};
+  for_each(ex, M, step);
+  for (int m = 0; m < M; ++m)
+    if (rep.status[m] != kOk)
+      rep.message[m] = "condition " + std::to_string(m) + ": " + status_name(rep.status[m]) +
+                       " in the initial-state estimate";
+  return rep;
+}
+
+}  // namespace gpsx

@@ -1,0 +1,298 @@
+// Gaussian mixture model pieces with the cbfinn/gps reference conventions
+// (../shared/reference/README.md, pitfalls 7, 9, 11). Each function works on one
+// mixture (K clusters in D dimensions) or one point; the host batches them.
+//
+// Layouts (row-major): mu (K x D), sigma / chol (K x D x D), logmass (K),
+// logobs / logw (P x K) for P points, data (P x D) with row stride ldd.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "gpsx/kernels/hd.h"
+#include "gpsx/kernels/linalg.h"
+
+namespace gpsx::gmm {
+
+// Diagonal added to every cluster covariance at initialisation / after each M-step.
+constexpr double kInitCovarianceReg = 2e-6;
+constexpr double kMstepCovarianceReg = 1e-6;
+// Clusters whose mass falls below kSmallMassFactor / K get uniform weights 1 / P.
+constexpr double kSmallMassFactor = 1e-4;
+// EM stops when |ll - prev| < kConvergenceTol * prev (only possible for prev > 0).
+constexpr double kConvergenceTol = 1e-5;
+
+// Why an EM run ended (values are stable: they are stored in reports).
+enum EmStop : int {
+  kEmContinue = 0,
+  kEmMaxIterations = 1,
+  kEmConverged = 2,
+  kEmLoglikDecreased = 3,
+  kEmFailed = 4,  // non-finite log-likelihood or a non-PD cluster covariance
+};
+
+// log sum_i exp(v[i * stride]) for n >= 1 values. As in the reference, a maximum of
+// -inf is replaced by 0 so that an all -inf input gives -inf instead of NaN.
+template <class T>
+GPS_HD T log_sum_exp(int n, const T* v, int stride) {
+  using std::exp;
+  using std::log;
+  T vmax = v[0];
+  for (int i = 1; i < n; ++i)
+    if (v[i * stride] > vmax) vmax = v[i * stride];
+  if (!is_finite(vmax) && vmax < T(0)) vmax = T(0);
+  T s = T(0);
+  for (int i = 0; i < n; ++i) s += exp(v[i * stride] - vmax);
+  return log(s) + vmax;
+}
+
+// Per-cluster constant of the log density: -D/2 log(2 pi) - sum log L_ii + logmass,
+// with L the lower Cholesky factor of the cluster covariance.
+template <class T>
+GPS_HD T cluster_log_constant(int D, const T* L, int ldl, T logmass) {
+  using std::log;
+  const T log_2pi = T(1.8378770664093454835606594728112);
+  T c = T(-0.5) * T(D) * log_2pi;
+  for (int i = 0; i < D; ++i) c -= log(L[i * ldl + i]);
+  return c + logmass;
+}
+
+// log(mass_k N(x | mu_k, sigma_k)) from the squared Mahalanobis distance q = |z|^2,
+// z = L_k^-1 (x - mu_k).
+template <class T>
+GPS_HD T logobs_from_mahalanobis(T q, T log_constant) {
+  return log_constant - T(0.5) * q;
+}
+
+// E-step for one point: logobs (K) from the Cholesky factors chol (K x D x D) and the
+// constants logc (K). z is caller scratch (D).
+template <class T>
+GPS_HD void estep_point(int D, int K, const T* x, const T* mu, const T* chol,
+                        const T* logc, T* z, T* logobs) {
+  for (int k = 0; k < K; ++k) {
+    for (int i = 0; i < D; ++i) z[i] = x[i] - mu[k * D + i];
+    la::solve_lower(D, 1, chol + k * D * D, D, z, 1);
+    logobs[k] = logobs_from_mahalanobis(la::dot(D, z, z), logc[k]);
+  }
+}
+
+// Normalises one row of log observations into log responsibilities
+// (logw = logobs - logsumexp(logobs)); returns the row's log-sum-exp, i.e. the point's
+// contribution to the log-likelihood.
+template <class T>
+GPS_HD T responsibilities_row(int K, const T* logobs, T* logw) {
+  const T lse = log_sum_exp(K, logobs, 1);
+  for (int k = 0; k < K; ++k) logw[k] = logobs[k] - lse;
+  return lse;
+}
+
+// Stop rule evaluated at the top of every EM iteration with the fresh log-likelihood.
+template <class T>
+GPS_HD int em_stop_rule(T ll, T prev_ll) {
+  using std::fabs;
+  if (!is_finite(ll)) return kEmFailed;
+  if (ll < prev_ll) return kEmLoglikDecreased;
+  if (fabs(ll - prev_ll) < T(kConvergenceTol) * prev_ll) return kEmConverged;
+  return kEmContinue;
+}
+
+// M-step masses from the log responsibilities logw (P x K): col_lse[k] =
+// logsumexp_n logw[n][k] (also the normaliser of the cluster weights), then
+// logmass = col_lse - logsumexp(col_lse) and mass = exp(logmass).
+template <class T>
+GPS_HD void mstep_mass(int P, int K, const T* logw, T* col_lse, T* logmass, T* mass) {
+  using std::exp;
+  for (int k = 0; k < K; ++k) col_lse[k] = log_sum_exp(P, logw + k, K);
+  const T total = log_sum_exp(K, col_lse, 1);
+  for (int k = 0; k < K; ++k) {
+    logmass[k] = col_lse[k] - total;
+    mass[k] = exp(logmass[k]);
+  }
+}
+
+// Refit weight of point n for cluster k: exp(logw - col_lse[k]), or 1/P when the cluster's
+// mass is below kSmallMassFactor / K (the reference "reboots" such clusters).
+template <class T>
+GPS_HD T mstep_weight(int P, int K, T logw_nk, T col_lse_k, T mass_k) {
+  using std::exp;
+  if (mass_k < T(kSmallMassFactor) / T(K)) return T(1) / T(P);
+  return exp(logw_nk - col_lse_k);
+}
+
+// Covariance from the weighted second moment XX (D x D, lower triangle read) and the
+// weighted mean mu: sigma = XX - mu mu^T (symmetric) + 1e-6 I.
+template <class T>
+GPS_HD void mstep_covariance(int D, const T* XX, int ldxx, const T* mu, T* sigma, int lds) {
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = XX[i * ldxx + j] - mu[i] * mu[j];
+      if (i == j) s += T(kMstepCovarianceReg);
+      sigma[i * lds + j] = s;
+      sigma[j * lds + i] = s;
+    }
+}
+
+// Initial cluster k from an assignment (P), data (P x D, row stride ldd):
+// mu = mean of the member points, sigma = (1/K) sum (x - mu)(x - mu)^T + 2e-6 I
+// (1/K, not 1/count: pitfall 11). An empty cluster has no mean: mu and sigma become NaN
+// and kTooFewSamples is returned.
+template <class T>
+GPS_HD std::uint32_t init_cluster(int P, int D, const T* data, int ldd, const int* assignment,
+                                  int k, int K, T* mu, T* sigma) {
+  int count = 0;
+  for (int i = 0; i < D; ++i) mu[i] = T(0);
+  for (int n = 0; n < P; ++n) {
+    if (assignment[n] != k) continue;
+    ++count;
+    for (int i = 0; i < D; ++i) mu[i] += data[n * ldd + i];
+  }
+  if (count == 0) {
+    const T nan = T(0) / T(0);
+    la::fill(1, D, nan, mu, D);
+    la::fill(D, D, nan, sigma, D);
+    return kTooFewSamples;
+  }
+  for (int i = 0; i < D; ++i) mu[i] /= T(count);
+  la::fill(D, D, T(0), sigma, D);
+  for (int n = 0; n < P; ++n) {
+    if (assignment[n] != k) continue;
+    const T* x = data + n * ldd;
+    for (int i = 0; i < D; ++i) {
+      const T di = x[i] - mu[i];
+      for (int j = 0; j <= i; ++j) sigma[i * D + j] += di * (x[j] - mu[j]);
+    }
+  }
+  const T scale = T(1) / T(K);
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = scale * sigma[i * D + j];
+      if (i == j) s += T(kInitCovarianceReg);
+      sigma[i * D + j] = s;
+      sigma[j * D + i] = s;
+    }
+  return kOk;
+}
+
+// Posterior cluster weights averaged over Nq query points (GMM.clusterwts): logobs
+// (Nq x K) is overwritten by the per-point log responsibilities; logwts (K) =
+// logsumexp_n logw[n][k] - log Nq.
+template <class T>
+GPS_HD void cluster_weights(int Nq, int K, T* logobs, T* logwts) {
+  using std::log;
+  for (int n = 0; n < Nq; ++n) responsibilities_row(K, logobs + n * K, logobs + n * K);
+  const T log_nq = log(T(Nq));
+  for (int k = 0; k < K; ++k) logwts[k] = log_sum_exp(Nq, logobs + k, K) - log_nq;
+}
+
+// Moment matching (GMM.moments) with weights w = exp(logwts): mu0 = sum_k w_k mu_k and
+//   Phi = sum_k w_k (sigma_k + (mu_k - mu0) mu_k^T).
+// Written around a fixed centre c (any point; we use the unweighted mean of the cluster
+// means) this is exactly
+//   Phi = sum_k w_k B_k - (mu0 - c)(mu0 - c)^T + (1 - W) c c^T,
+//   B_k = sigma_k + (mu_k - c)(mu_k - c)^T,  W = sum_k w_k,
+// which is symmetric (the reference's form differs from it by round-off only). The sum
+// over clusters is then one matrix product over all query sets (a GEMM on the host or
+// cuBLAS), and centring keeps the subtraction free of cancellation.
+
+// c (D) = unweighted mean of the cluster means mu (K x D).
+template <class T>
+GPS_HD void mixture_center(int K, int D, const T* mu, T* c) {
+  for (int i = 0; i < D; ++i) {
+    T s = T(0);
+    for (int k = 0; k < K; ++k) s += mu[k * D + i];
+    c[i] = s / T(K);
+  }
+}
+
+// One entry of B = sigma + a a^T, a = mu - c.
+template <class T>
+GPS_HD GPS_INLINE T centered_moment_entry(T sigma_ij, T ai, T aj) {
+  return sigma_ij + ai * aj;
+}
+
+// B (D x D) = sigma + (mu - c)(mu - c)^T for one cluster.
+template <class T>
+GPS_HD void centered_second_moment(int D, const T* mu, const T* sigma, const T* c, T* B) {
+  for (int i = 0; i < D; ++i) {
+    const T ai = mu[i] - c[i];
+    for (int j = 0; j < D; ++j) B[i * D + j] = centered_moment_entry(sigma[i * D + j], ai, mu[j] - c[j]);
+  }
+}
+
+// Mixture mean mu0 (D) = sum_k w_k mu_k.
+template <class T>
+GPS_HD void mixture_mean(int K, int D, const T* mu, const T* wts, T* mu0) {
+  for (int i = 0; i < D; ++i) {
+    T s = T(0);
+    for (int k = 0; k < K; ++k) s += mu[k * D + i] * wts[k];
+    mu0[i] = s;
+  }
+}
+
+// scale * Phi (D x D, row stride ldp) from Bw = sum_k w_k B_k held in Phi on entry.
+// Only the lower triangle is read and written (Phi is symmetric).
+template <class T>
+GPS_HD void moments_from_centered(int K, int D, const T* wts, const T* c, const T* mu0, T scale,
+                                  T* Phi, int ldp) {
+  T W = T(0);
+  for (int k = 0; k < K; ++k) W += wts[k];
+  const T excess = T(1) - W;
+  for (int i = 0; i < D; ++i) {
+    const T bi = mu0[i] - c[i];
+    const T eci = excess * c[i];
+    T* row = Phi + i * ldp;
+    for (int j = 0; j <= i; ++j) row[j] = scale * (row[j] - bi * (mu0[j] - c[j]) + eci * c[j]);
+  }
+}
+
+// All of the above for one query set: mu0 (D), Phi (D x D, row stride ldp). wts is
+// caller scratch (K + D).
+template <class T>
+GPS_HD void moments(int K, int D, const T* mu, const T* sigma, const T* logwts, T* wts, T* mu0,
+                    T* Phi, int ldp) {
+  using std::exp;
+  T* c = wts + K;
+  for (int k = 0; k < K; ++k) wts[k] = exp(logwts[k]);
+  mixture_mean(K, D, mu, wts, mu0);
+  mixture_center(K, D, mu, c);
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      T s = T(0);
+      for (int k = 0; k < K; ++k)
+        s += wts[k] * centered_moment_entry(sigma[(k * D + i) * D + j], mu[k * D + i] - c[i],
+                                            mu[k * D + j] - c[j]);
+      Phi[i * ldp + j] = s;
+    }
+  moments_from_centered(K, D, wts, c, mu0, T(1), Phi, ldp);
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j < i; ++j) Phi[j * ldp + i] = Phi[i * ldp + j];
+}
+
+// Normal-inverse-Wishart scalars of the GMM prior (pitfall 9): m = strength and
+// n0 = strength (N0 - 2 - D) / N0, with N0 the point count at the last initialisation.
+template <class T>
+GPS_HD void prior_scalars(T N0, int D, T strength, T* m, T* n0) {
+  *m = (N0 / N0) * strength;
+  *n0 = ((N0 - T(2) - T(D)) / N0) * strength;
+}
+
+// Cholesky factor and log-density constant of cluster (m, k) of a batched GMM.
+template <class T>
+struct ClusterFactorStep {
+  int K, D;
+  const T* sigma;          // (M x K x D x D)
+  const T* logmass;        // (M x K)
+  T* chol;                 // (M x K x D x D) lower factor (strict upper zero)
+  T* logc;                 // (M x K)
+  std::uint32_t* status;   // (M x K)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
+    const std::int64_t mk = m * K + k;
+    T* L = chol + mk * D * D;
+    la::copy(D, D, sigma + mk * D * D, D, L, D);
+    status[mk] = la::cholesky_lower(D, L, D);
+    logc[mk] = status[mk] == kOk ? cluster_log_constant(D, L, D, logmass[mk]) : T(0);
+  }
+};
+
+}  // namespace gpsx::gmm

@@ -1,0 +1,245 @@
+// GMM EM against the cbfinn/gps reference (gmm.json): every case, EM from the recorded
+// initial assignment, iteration counts equal, parameters / log-likelihoods / E-step /
+// inference at the README's 1e-8. Plus batching and fault-isolation properties.
+#include "gpsx/host/gmm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gpsx/kernels/gmm.h"
+#include "gpsx_test/reference.h"
+
+namespace gpsx {
+namespace {
+
+using test::flatten;
+using test::json;
+using test::near_rel;
+
+constexpr double kRtol = 1e-8;  // README: GMM EM from stored init assignment
+
+const json& gmm_reference() {
+  static const json j = test::load_reference("gmm.json");
+  return j;
+}
+
+std::string stop_name(int stop) {
+  switch (stop) {
+    case gmm::kEmMaxIterations: return "max_iterations";
+    case gmm::kEmConverged: return "converged";
+    case gmm::kEmLoglikDecreased: return "loglik_decreased";
+    default: return "failed";
+  }
+}
+
+struct Points {
+  int P = 0, D = 0;
+  std::vector<double> x;  // (P x D)
+};
+Points points_of(const json& j) {
+  Points p;
+  p.P = static_cast<int>(j.size());
+  p.D = static_cast<int>(j[0].size());
+  p.x = flatten(j);
+  return p;
+}
+
+// Checks one update's EM record: iteration count, stop reason, log-likelihoods.
+void expect_em(const GmmUpdateReport& rep, const json& em, const std::string& what) {
+  const auto ll = flatten(em["loglik_per_iteration"]);
+  ASSERT_EQ(rep.status[0], kOk) << what << ": " << rep.message[0];
+  EXPECT_EQ(rep.K, em["K"].get<int>()) << what;
+  EXPECT_EQ(rep.reinitialised, em["reinitialised"].get<bool>()) << what;
+  EXPECT_EQ(rep.iterations[0], static_cast<int>(ll.size())) << what << ": EM iterations";
+  EXPECT_EQ(stop_name(rep.stop[0]), em["stop_reason"].get<std::string>()) << what;
+  if (rep.iterations[0] == static_cast<int>(ll.size())) {
+    EXPECT_TRUE(near_rel(rep.loglik.data(), ll, kRtol, 1e-300, what + " loglik"));
+  }
+}
+
+void expect_result(const GmmState& g, const json& r, const std::string& what) {
+  EXPECT_TRUE(near_rel(g.mu, flatten(r["mu"]), kRtol, 1e-300, what + " mu"));
+  EXPECT_TRUE(near_rel(g.sigma, flatten(r["sigma"]), kRtol, 1e-300, what + " sigma"));
+  EXPECT_TRUE(near_rel(g.logmass, flatten(r["logmass"]), kRtol, 1e-300, what + " logmass"));
+  EXPECT_TRUE(near_rel(g.mass, flatten(r["mass"]), kRtol, 1e-300, what + " mass"));
+  EXPECT_EQ(g.N0[0], r["N_at_init"].get<double>()) << what;
+}
+
+GmmUpdateReport run_update(GmmState& g, const Points& p, int K, int maxit, const json& assign) {
+  GmmSettings s;
+  s.max_iterations = maxit;
+  std::vector<int> a;
+  if (!assign.is_null()) a = assign.get<std::vector<int>>();
+  return gmm_update(cpu_executor(1), g, 1, p.P, p.D, p.x.data(), K, s,
+                    a.empty() ? nullptr : a.data());
+}
+
+TEST(GmmGolden, EveryCase) {
+  const json& ref = gmm_reference();
+  const Points data = points_of(ref["data"]);
+  const Points query = points_of(ref["query"]);
+  ASSERT_FALSE(ref["cases"].empty());
+  for (const json& c : ref["cases"]) {
+    const std::string name = c["name"].get<std::string>();
+    SCOPED_TRACE(name);
+    const int K = c["K"].get<int>();
+    GmmState g;
+    if (c.contains("first")) {
+      // Warm start: two updates on the same GMM.
+      for (const char* phase : {"first", "second"}) {
+        const json& u = c[phase];
+        const Points d = u["data"].is_string() ? data : points_of(u["data"]);
+        const auto rep = run_update(g, d, K, u["max_iterations"].get<int>(),
+                                    u["em"]["init_assignment"]);
+        expect_em(rep, u["em"], name + "/" + phase);
+      }
+    } else {
+      const auto rep = run_update(g, data, K, c["max_iterations"].get<int>(),
+                                  c["em"]["init_assignment"]);
+      expect_em(rep, c["em"], name);
+    }
+    expect_result(g, c["result"], name);
+
+    if (c.contains("estep_logobs")) {
+      std::vector<double> logobs(static_cast<std::size_t>(data.P) * K);
+      std::uint32_t st = 0;
+      gmm_estep(cpu_executor(1), g, data.P, data.x.data(), logobs.data(), &st);
+      EXPECT_EQ(st, kOk);
+      EXPECT_TRUE(near_rel(logobs, flatten(c["estep_logobs"]), kRtol, 1e-300, name + " estep"));
+    }
+    if (c.contains("inference_query")) {
+      const json& q = c["inference_query"];
+      std::vector<double> mu0(data.D), Phi(data.D * data.D), logwts(K);
+      double m = 0, n0 = 0;
+      std::uint32_t st = 0;
+      gmm_inference(cpu_executor(1), g, query.P, query.x.data(), 1.0, mu0.data(), Phi.data(),
+                    &m, &n0, logwts.data(), &st);
+      EXPECT_EQ(st, kOk);
+      EXPECT_TRUE(near_rel(mu0, flatten(q["mu0"]), kRtol, 1e-300, name + " mu0"));
+      EXPECT_TRUE(near_rel(Phi, flatten(q["Phi"]), kRtol, 1e-300, name + " Phi"));
+      EXPECT_TRUE(near_rel(logwts, flatten(q["clusterwts"]), kRtol, 1e-300, name + " clusterwts"));
+      EXPECT_NEAR(m, q["m"].get<double>(), kRtol * std::abs(q["m"].get<double>()));
+      EXPECT_NEAR(n0, q["n0"].get<double>(), kRtol * std::abs(q["n0"].get<double>()));
+    }
+  }
+}
+
+// Several conditions in one batch, threads > 1: each condition equals the single run, and
+// a condition with NaN data is flagged without disturbing the others.
+TEST(Gmm, BatchedConditionsAreIndependent) {
+  const json& ref = gmm_reference();
+  const json& c = ref["cases"][2];  // any reinitialising case
+  const Points data = points_of(ref["data"]);
+  const int K = c["K"].get<int>(), maxit = c["max_iterations"].get<int>();
+  const auto a = c["em"]["init_assignment"].get<std::vector<int>>();
+
+  GmmState single;
+  run_update(single, data, K, maxit, c["em"]["init_assignment"]);
+
+  const int M = 4, bad = 2;
+  std::vector<double> x;
+  std::vector<int> assign;
+  for (int m = 0; m < M; ++m) {
+    x.insert(x.end(), data.x.begin(), data.x.end());
+    assign.insert(assign.end(), a.begin(), a.end());
+  }
+  x[static_cast<std::size_t>(bad) * data.P * data.D + 7] = std::nan("");
+  GmmState g;
+  GmmSettings s;
+  s.max_iterations = maxit;
+  const auto rep = gmm_update(cpu_executor(2), g, M, data.P, data.D, x.data(), K, s, assign.data());
+  for (int m = 0; m < M; ++m) {
+    if (m == bad) {
+      EXPECT_EQ(rep.status[m], kNonFinite);
+      EXPECT_NE(rep.message[m].find("non-finite"), std::string::npos) << rep.message[m];
+      continue;
+    }
+    EXPECT_EQ(rep.status[m], kOk) << rep.message[m];
+    EXPECT_EQ(rep.iterations[m], maxit);
+    for (std::size_t i = 0; i < single.sigma.size(); ++i)
+      ASSERT_EQ(g.sigma[m * single.sigma.size() + i], single.sigma[i]);
+    for (std::size_t i = 0; i < single.mu.size(); ++i)
+      ASSERT_EQ(g.mu[m * single.mu.size() + i], single.mu[i]);
+  }
+}
+
+// The per-cluster factor kernel (the device path's factorisation) run by the CPU executor:
+// L L^T = sigma, constants match the E-step's, and a non-PD covariance is flagged.
+TEST(Gmm, ClusterFactorKernel) {
+  const json& ref = gmm_reference();
+  const json& c = ref["cases"][3];
+  const Points data = points_of(ref["data"]);
+  GmmState g;
+  run_update(g, data, c["K"].get<int>(), c["max_iterations"].get<int>(), c["em"]["init_assignment"]);
+  const int K = g.K, D = g.D;
+  std::vector<double> chol(K * D * D), logc(K);
+  std::vector<std::uint32_t> st(K, 99);
+  g.sigma[2 * D * D + D + 1] = -1.0;  // cluster 2 no longer PD
+  for_each_2d(cpu_executor(2), 1, K,
+              gmm::ClusterFactorStep<double>{K, D, g.sigma.data(), g.logmass.data(), chol.data(),
+                                             logc.data(), st.data()});
+  EXPECT_EQ(st[2], kNotPositiveDefinite);
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_EQ(st[k], kOk);
+    const double* L = chol.data() + k * D * D;
+    double logdet = 0.0;
+    for (int i = 0; i < D; ++i) {
+      logdet += 2.0 * std::log(L[i * D + i]);
+      for (int j = 0; j < D; ++j) {
+        if (j > i) {
+          EXPECT_EQ(L[i * D + j], 0.0);
+        }
+        double s = 0.0;
+        for (int p = 0; p < D; ++p) s += L[i * D + p] * L[j * D + p];
+        EXPECT_NEAR(s, g.sigma[(k * D + i) * D + j], 1e-12);
+      }
+    }
+    EXPECT_NEAR(logc[k], -0.5 * D * std::log(2 * M_PI) - 0.5 * logdet + g.logmass[k], 1e-12);
+  }
+}
+
+// An empty initial cluster has no mean: reported, not a crash.
+TEST(Gmm, EmptyInitialClusterIsReported) {
+  const json& ref = gmm_reference();
+  const Points data = points_of(ref["data"]);
+  std::vector<int> a(data.P, 0);
+  a[0] = 1;  // cluster 2 of K = 3 stays empty
+  GmmState g;
+  const auto rep = gmm_update(cpu_executor(1), g, 1, data.P, data.D, data.x.data(), 3,
+                              GmmSettings{}, a.data());
+  EXPECT_EQ(rep.status[0], kTooFewSamples);
+  EXPECT_NE(rep.message[0].find("no points"), std::string::npos);
+}
+
+// Random initial assignment: deterministic for a seed, covers [0, K), EM raises the
+// log-likelihood until it stops.
+TEST(Gmm, SeededInitialAssignment) {
+  std::vector<int> a(2 * 500), b(2 * 500);
+  gmm_random_assignment(42, 0, 2, 500, 7, a.data());
+  gmm_random_assignment(42, 0, 2, 500, 7, b.data());
+  EXPECT_EQ(a, b);
+  gmm_random_assignment(42, 1, 2, 500, 7, b.data());
+  EXPECT_NE(a, b);
+  std::vector<int> hist(7, 0);
+  for (int v : a) {
+    ASSERT_GE(v, 0);
+    ASSERT_LT(v, 7);
+    ++hist[v];
+  }
+  for (int h : hist) EXPECT_GT(h, 100);  // ~143 expected per bin
+
+  const Points data = points_of(gmm_reference()["data"]);
+  GmmState g;
+  GmmSettings s;
+  s.seed = 7;
+  const auto rep = gmm_update(cpu_executor(1), g, 1, data.P, data.D, data.x.data(), 3, s);
+  ASSERT_EQ(rep.status[0], kOk) << rep.message[0];
+  EXPECT_EQ(rep.init_assignment.size(), static_cast<std::size_t>(data.P));
+  for (int i = 1; i + 1 < rep.iterations[0]; ++i) EXPECT_GE(rep.loglik[i], rep.loglik[i - 1]);
+}
+
+}  // namespace
+}  // namespace gpsx
