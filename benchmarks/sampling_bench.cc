@@ -226,19 +226,8 @@ int main() {
 
   // the 7-DoF arm on the simulator: the adapter gpsx::envs::sample_task builds
   const gpsx::envs::Task task = gpsx::envs::load_task(gpsx::envs::find_task("arm7"));
-  const rb::ChainModel<double>& model = task.model.chain;
-  const gpsx::envs::StepOptions so = gpsx::envs::step_options(task);
-  const int q_offset = 0, qd_offset = model.nbody;  // arm7: [q, qd, ee points, ee velocities]
-  rb::ArmDynamics<double> arm_dyn;
-  arm_dyn.model = model;
-  arm_dyn.dt = so.dt;
-  arm_dyn.substeps = so.substeps;
-  arm_dyn.integrator = so.integrator;
-  arm_dyn.enforce_limits = so.enforce_limits ? 1 : 0;
-  arm_dyn.control_dt = task.control_dt();
-  arm_dyn.state = gpsx::envs::sensor_list(model, task.sensors, task.ee_sites, rb::kEeVelocityDifference);
-  arm_dyn.q_offset = q_offset;
-  arm_dyn.qd_offset = qd_offset;
+  const rb::ArmDynamics<double> arm_dyn =
+      gpsx::envs::arm_dynamics(task, rb::kEeVelocityDifference);
   std::vector<double> lo, hi;
   gpsx::envs::control_limits(task, lo, hi);
   Bench<rb::ArmDynamics<double>> arm{

@@ -68,6 +68,25 @@ void control_limits(const Task& task, std::vector<double>& lo, std::vector<doubl
     }
 }
 
+rb::ArmDynamics<double> arm_dynamics(const Task& task, int ee_velocity) {
+  rb::ArmDynamics<double> dyn;
+  dyn.q_offset = block_offset(task, rb::kJointAngles);
+  dyn.qd_offset = block_offset(task, rb::kJointVelocities);
+  if (dyn.q_offset < 0 || dyn.qd_offset < 0)
+    throw std::invalid_argument("task " + task.name +
+                                "'s state needs JOINT_ANGLES and JOINT_VELOCITIES (the "
+                                "simulator's state) to be sampled");
+  const StepOptions step = step_options(task);
+  dyn.model = task.model.chain;
+  dyn.dt = step.dt;
+  dyn.substeps = step.substeps;
+  dyn.integrator = step.integrator;
+  dyn.enforce_limits = step.enforce_limits ? 1 : 0;
+  dyn.control_dt = task.control_dt();
+  dyn.state = sensor_list(dyn.model, task.sensors, task.ee_sites, ee_velocity);
+  return dyn;
+}
+
 void sample_task(const Executor& ex, const Task& task, const ControllerBatch& ctrl, int N,
                  const SimSamplingOptions& options, SimSamples& out, SamplingWorkspace& ws) {
   const int M = ctrl.M, T = ctrl.T, dX = task.dX(), dU = task.dU();
@@ -78,24 +97,9 @@ void sample_task(const Executor& ex, const Task& task, const ControllerBatch& ct
     throw std::invalid_argument("sample_task: controller has dX " + std::to_string(ctrl.dX) +
                                 ", dU " + std::to_string(ctrl.dU) + "; task " + task.name +
                                 " has dX " + std::to_string(dX) + ", dU " + std::to_string(dU));
-  const int q_offset = block_offset(task, rb::kJointAngles);
-  const int qd_offset = block_offset(task, rb::kJointVelocities);
-  if (q_offset < 0 || qd_offset < 0)
-    throw std::invalid_argument("sample_task: task " + task.name +
-                                "'s state needs JOINT_ANGLES and JOINT_VELOCITIES (the "
-                                "simulator's state) to be sampled");
+  const rb::ArmDynamics<double> dyn = arm_dynamics(task, options.ee_velocity);
   const rb::ChainModel<double>& model = task.model.chain;
-  const StepOptions step = step_options(task);
-  rb::ArmDynamics<double> dyn;
-  dyn.model = model;
-  dyn.dt = step.dt;
-  dyn.substeps = step.substeps;
-  dyn.integrator = step.integrator;
-  dyn.enforce_limits = step.enforce_limits ? 1 : 0;
-  dyn.control_dt = task.control_dt();
-  dyn.state = sensor_list(model, task.sensors, task.ee_sites, options.ee_velocity);
-  dyn.q_offset = q_offset;
-  dyn.qd_offset = qd_offset;
+  const int q_offset = dyn.q_offset, qd_offset = dyn.qd_offset;
 
   const std::size_t rows = static_cast<std::size_t>(M) * N * T;
   out.M = M;

@@ -15,6 +15,7 @@
 #include "gpsx/host/lin_gauss.h"
 #include "gpsx/host/sampling.h"
 #include "gpsx/kernels/rigid_body.h"
+#include "gpsx/kernels/sim_sampling.h"
 
 namespace gpsx::envs {
 
@@ -41,6 +42,10 @@ std::vector<double> initial_states(const Task& task, int M, int ee_velocity);
 // The task's control limits lo, hi (dU, host): the model's ctrl range, infinite where
 // a control is unlimited.
 void control_limits(const Task& task, std::vector<double>& lo, std::vector<double>& hi);
+
+// The simulator as sampling dynamics for the task (its step options and state layout).
+// Throws std::invalid_argument when the state lacks JOINT_ANGLES or JOINT_VELOCITIES.
+rb::ArmDynamics<double> arm_dynamics(const Task& task, int ee_velocity);
 
 // Samples ctrl (M conditions, T steps, dX / dU of the task) for N samples per condition
 // from the task's conditions. Throws std::invalid_argument on shape mismatches or a state
