@@ -77,6 +77,13 @@ TEST(SimSampling, SameSeedBitIdenticalOnOneAndAllThreads) {
   EXPECT_TRUE(same(a.jac, b.jac));
   EXPECT_EQ(a.status, b.status);
   for (auto s : a.status) EXPECT_EQ(s, 0u);
+  // observations [ee points (6), joint angles (7)] are those blocks of the state
+  for (std::size_t r = 0; r < a.X.size() / 26; ++r) {
+    const double* x = a.X.data() + r * 26;
+    const double* o = a.obs.data() + r * 13;
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(o[i], x[14 + i]) << "row " << r;
+    for (int i = 0; i < 7; ++i) ASSERT_EQ(o[6 + i], x[i]) << "row " << r;
+  }
   // another seed gives other samples
   opt.sampling.seed = 43;
   const SimSamples c = sample(one, task, ctrl, N, opt);

@@ -30,7 +30,9 @@ struct SimSamples {
   int M = 0, N = 0, T = 0, dX = 0, dU = 0, dO = 0;
   int jac_rows = 0, jac_cols = 0;     // 3 nee x nv when recorded
   ExecBuffer<double> X;               // (M x N x T x dX)
-  ExecBuffer<double> U;               // (M x N x T x dU) applied (clamped) controls
+  ExecBuffer<double> U;               // (M x N x T x dU) applied controls, clamped to the
+                                      //   model's ctrl range (torque = gear x control;
+                                      //   gear 1 in the shipped arms)
   ExecBuffer<double> obs;             // (M x N x T x dO) when obs_sensors are given
   ExecBuffer<double> jac;             // (M x N x T x jac_rows x jac_cols) when recorded
   std::vector<std::uint32_t> status;  // (M) host, StatusBits OR-ed over the samples
