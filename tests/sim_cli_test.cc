@@ -1,4 +1,4 @@
-// The `gpsx sim` and `gpsx model` subcommands parse and run (label: unit).
+// The `gpsx sim`, `gpsx model` and `gpsx sample` subcommands parse and run (label: unit).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,10 +8,11 @@
 
 #include "commands.h"
 #include "gpsx/envs/model.h"
+#include "gpsx/host/cost.h"
 
 namespace {
 
-// Runs `gpsx ARGS...` with only the sim and model commands registered.
+// Runs `gpsx ARGS...` with only the sim, model and sample commands registered.
 void run(std::vector<std::string> args) {
   gpsx::cli::GlobalOptions global;
   global.device = "cpu";
@@ -19,6 +20,7 @@ void run(std::vector<std::string> args) {
   CLI::App app("gpsx");
   gpsx::cli::add_sim_command(app, global);
   gpsx::cli::add_model_command(app, global);
+  gpsx::cli::add_sample_command(app, global);
   args.insert(args.begin(), "gpsx");
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
@@ -31,6 +33,26 @@ TEST(SimCommand, RunsARollout) { EXPECT_NO_THROW(run({"sim", "--env", "reacher2"
 
 TEST(SimCommand, UnknownEnvironmentIsAnError) {
   EXPECT_THROW(run({"sim", "--env", "no_such_env"}), gpsx::envs::ModelError);
+}
+
+TEST(SampleCommand, SamplesEveryShippedTaskWithACost) {
+  EXPECT_NO_THROW(run({"sample", "--env", "arm7", "--samples", "3", "--steps", "10"}));
+  EXPECT_NO_THROW(run({"sample", "--env", "reacher2", "--samples", "2", "--steps", "8",
+                       "--conditions", "5", "--init", "pd"}));
+  EXPECT_NO_THROW(run({"sample", "--env", "pointmass", "--samples", "2", "--steps", "8"}));
+}
+
+TEST(SampleCommand, BadInputIsAnError) {
+  EXPECT_THROW(run({"sample", "--env", "arm7"}), CLI::RequiredError);
+  EXPECT_THROW(run({"sample", "--env", "arm7", "--samples", "0"}), std::invalid_argument);
+  EXPECT_THROW(run({"sample", "--env", "arm7", "--samples", "2", "--steps", "0"}),
+               std::invalid_argument);
+  EXPECT_THROW(run({"sample", "--env", "arm7", "--samples", "2", "--conditions", "-1"}),
+               std::invalid_argument);
+  EXPECT_THROW(run({"sample", "--env", "arm7", "--samples", "2", "--init", "zero"}),
+               CLI::ValidationError);
+  EXPECT_THROW(run({"sample", "--env", "no_such_env", "--samples", "2"}), gpsx::envs::ModelError);
+  EXPECT_THROW(run({"sample", "--env", "testchain", "--samples", "2"}), gpsx::ConfigError);
 }
 
 TEST(ModelCommand, CheckPassesOnTheArm) {

@@ -86,23 +86,43 @@ void accelerations(const Executor& ex, const rb::ChainModel<T>& model, std::int6
 }
 
 template <class T>
-void observe(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& sensors,
-             const std::vector<int>& ee_sites, std::int64_t E, const T* q, const T* qd, T* x) {
-  if (sensors.size() > static_cast<size_t>(rb::kMaxSensors) ||
-      ee_sites.size() > static_cast<size_t>(rb::kMaxSites))
-    throw std::invalid_argument("observe: too many sensors or ee sites");
-  rb::ObserveBatch<T> f;
-  f.model = model;
-  f.nsensor = static_cast<int>(sensors.size());
-  for (size_t i = 0; i < sensors.size(); ++i) f.sensors[i] = sensors[i];
-  f.nee = static_cast<int>(ee_sites.size());
+rb::SensorList sensor_list(const rb::ChainModel<T>& model, const std::vector<int>& sensors,
+                           const std::vector<int>& ee_sites, int ee_velocity) {
+  if (sensors.size() > static_cast<size_t>(rb::kMaxSensors))
+    throw std::invalid_argument("sensor list: " + std::to_string(sensors.size()) +
+                                " sensors, at most " + std::to_string(rb::kMaxSensors));
+  if (ee_sites.size() > static_cast<size_t>(rb::kMaxSites))
+    throw std::invalid_argument("sensor list: " + std::to_string(ee_sites.size()) +
+                                " ee sites, at most " + std::to_string(rb::kMaxSites));
+  if (ee_velocity != rb::kEeVelocityDifference && ee_velocity != rb::kEeVelocityExact)
+    throw std::invalid_argument("sensor list: unknown ee velocity convention " +
+                                std::to_string(ee_velocity));
+  rb::SensorList s;
+  s.count = static_cast<int>(sensors.size());
+  for (size_t i = 0; i < sensors.size(); ++i) {
+    if (sensors[i] < rb::kJointAngles || sensors[i] > rb::kEndEffectorPointVelocities)
+      throw std::invalid_argument("sensor list: unknown sensor " + std::to_string(sensors[i]));
+    s.kinds[i] = sensors[i];
+  }
+  s.nee = static_cast<int>(ee_sites.size());
   for (size_t i = 0; i < ee_sites.size(); ++i) {
     if (ee_sites[i] < 0 || ee_sites[i] >= model.nsite)
-      throw std::invalid_argument("observe: ee site index " + std::to_string(ee_sites[i]) +
+      throw std::invalid_argument("sensor list: ee site index " + std::to_string(ee_sites[i]) +
                                   " out of range [0, " + std::to_string(model.nsite) + ")");
-    f.ee_sites[i] = ee_sites[i];
+    s.ee_sites[i] = ee_sites[i];
   }
-  f.dX = state_size(sensors, model.nbody, f.nee);
+  s.ee_velocity = ee_velocity;
+  return s;
+}
+
+template <class T>
+void observe(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& sensors,
+             const std::vector<int>& ee_sites, std::int64_t E, const T* q, const T* qd, T* x,
+             int ee_velocity) {
+  rb::ObserveBatch<T> f;
+  f.model = model;
+  f.sensors = sensor_list(model, sensors, ee_sites, ee_velocity);
+  f.dX = state_size(sensors, model.nbody, f.sensors.nee);
   f.q = q;
   f.qd = qd;
   f.x = x;
@@ -111,19 +131,14 @@ void observe(const Executor& ex, const rb::ChainModel<T>& model, const std::vect
 
 template <class T>
 void ee_jacobians(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& ee_sites,
-                  std::int64_t E, const T* q, T* J) {
-  if (ee_sites.size() > static_cast<size_t>(rb::kMaxSites))
-    throw std::invalid_argument("ee_jacobians: more than " + std::to_string(rb::kMaxSites) + " sites");
+                  std::int64_t E, const T* q, T* J, int ldq) {
+  const rb::SensorList s = sensor_list(model, {}, ee_sites, rb::kEeVelocityExact);
   rb::EeJacobianBatch<T> f;
   f.model = model;
-  f.nee = static_cast<int>(ee_sites.size());
-  for (size_t i = 0; i < ee_sites.size(); ++i) {
-    if (ee_sites[i] < 0 || ee_sites[i] >= model.nsite)
-      throw std::invalid_argument("ee_jacobians: ee site index " + std::to_string(ee_sites[i]) +
-                                  " out of range [0, " + std::to_string(model.nsite) + ")");
-    f.ee_sites[i] = ee_sites[i];
-  }
+  f.nee = s.nee;
+  for (int i = 0; i < s.nee; ++i) f.ee_sites[i] = s.ee_sites[i];
   f.q = q;
+  f.ldq = ldq;
   f.J = J;
   for_each(ex, E, f);
 }
@@ -145,10 +160,12 @@ void random_controls(const Executor& ex, const rb::ChainModel<T>& model, std::ui
   template void step<T>(const Executor&, const rb::ChainModel<T>&, const StepOptions&, Data<T>&); \
   template void accelerations<T>(const Executor&, const rb::ChainModel<T>&, std::int64_t,    \
                                  const T*, const T*, const T*, T*, std::uint32_t*);          \
+  template rb::SensorList sensor_list<T>(const rb::ChainModel<T>&, const std::vector<int>&,     \
+                                          const std::vector<int>&, int);                     \
   template void observe<T>(const Executor&, const rb::ChainModel<T>&, const std::vector<int>&, \
-                           const std::vector<int>&, std::int64_t, const T*, const T*, T*);   \
+                           const std::vector<int>&, std::int64_t, const T*, const T*, T*, int); \
   template void ee_jacobians<T>(const Executor&, const rb::ChainModel<T>&, const std::vector<int>&, \
-                                std::int64_t, const T*, T*);                                 \
+                                std::int64_t, const T*, T*, int);                            \
   template void random_controls<T>(const Executor&, const rb::ChainModel<T>&, std::uint64_t, \
                                    std::uint64_t, std::int64_t, T*);
 GPSX_SIM_INSTANTIATE(float)

@@ -20,4 +20,6 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global);
 // `gpsx sim` and `gpsx model check|qacc`; the work is in envs/ (gpsx_envs).
 void add_sim_command(CLI::App& app, const GlobalOptions& global);
 void add_model_command(CLI::App& app, const GlobalOptions& global);
+// `gpsx sample`: controllers sampled on the simulator (gpsx_envs).
+void add_sample_command(CLI::App& app, const GlobalOptions& global);
 }  // namespace gpsx::cli

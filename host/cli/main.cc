@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   gpsx::cli::add_demo_command(app, global);
   gpsx::cli::add_sim_command(app, global);
   gpsx::cli::add_model_command(app, global);
+  gpsx::cli::add_sample_command(app, global);
 
   try {
     app.parse(argc, argv);

@@ -150,7 +150,11 @@ struct Ctx {
       fail(map["wp"], path + ".wp",
            "has " + std::to_string(b.wp.size()) + " entries but data type " +
                map[name_key].Scalar() + " has " + std::to_string(size));
-    b.targets = targets(map["target"], path + ".target", b.wp.size());
+    const YAML::Node target = map["target"];
+    if (target && target.IsScalar() && target.Scalar() == "ee_target")
+      b.ee_target = true;  // filled in from the task's conditions
+    else
+      b.targets = targets(target, path + ".target", b.wp.size());
     return b;
   }
 
@@ -313,6 +317,8 @@ CostTable compile_cost(const CostDesc& desc, int dX, int dU, int M) {
   CostTable table;
   for (const auto& t : desc.terms)
     for (const auto& b : t.blocks) {
+      if (b.ee_target && b.targets.empty())
+        throw bad(t, "target: ee_target comes from a task's conditions (envs::task_cost)");
       if (b.targets.size() > 1) table.per_condition = true;
       if (b.targets.size() != 1 && static_cast<int>(b.targets.size()) != M)
         throw bad(t, "has " + std::to_string(b.targets.size()) + " targets; expected 1 or M = " +

@@ -51,21 +51,30 @@ void accelerations(const Executor& ex, const rb::ChainModel<T>& model, std::int6
                    std::uint32_t* status  // (E) out, may be null
 );
 
-// State assembly x (E x dX) for the task's sensor list.
+// The kernels' form of a sensor list; throws std::invalid_argument naming a bad sensor,
+// site index or convention (rb::EeVelocity).
+template <class T>
+rb::SensorList sensor_list(const rb::ChainModel<T>& model, const std::vector<int>& sensors,
+                           const std::vector<int>& ee_sites, int ee_velocity);
+
+// State assembly x (E x dX) for the task's sensor list. End-effector point velocities:
+// J qd (rb::kEeVelocityExact), or zeros as at the first step of the reference's
+// finite-difference convention (rb::kEeVelocityDifference).
 template <class T>
 void observe(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& sensors,
              const std::vector<int>& ee_sites, std::int64_t E,
              const T* q,   // (E x nv)
              const T* qd,  // (E x nv)
-             T* x          // (E x dX)
-);
+             T* x,         // (E x dX)
+             int ee_velocity = rb::kEeVelocityExact);
 
 // End-effector point Jacobians J (E x 3 nee x nv): rows 3p..3p+2 are d(point p)/dq.
 template <class T>
 void ee_jacobians(const Executor& ex, const rb::ChainModel<T>& model, const std::vector<int>& ee_sites,
                   std::int64_t E,
-                  const T* q,  // (E x nv)
-                  T* J         // (E x 3 nee x nv)
+                  const T* q,   // (E x ldq), nv used per row
+                  T* J,         // (E x 3 nee x nv)
+                  int ldq = 0   // row stride of q, 0: nv
 );
 
 // Uniform random controls in the actuator ranges, reproducible from (seed, step).

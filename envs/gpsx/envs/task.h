@@ -1,6 +1,7 @@
 // Environments: a model file plus a small YAML task config beside it (envs/models/) that
 // says how to step it (substeps per control step), how to build the state (sensor list,
-// end-effector sites) and the conditions (initial states and end-effector targets).
+// end-effector sites), the conditions (initial states and end-effector targets) and the
+// cost (`cost:`, schema in host/gpsx/host/cost.h; read by envs::task_cost).
 //
 //   name: arm7
 //   model: arm7.xml                 # relative to the YAML file

@@ -21,7 +21,8 @@
 //         data_type: END_EFFECTOR_POINTS     # or offset: <int>
 //         joints_data_type: JOINT_ANGLES     # or joint_offset: <int> + joints: <int>
 //         wp: [1.0, 1.0]
-//         target: [1.5, 1.0]           # or one list per condition
+//         target: [1.5, 1.0]           # or one list per condition, or ee_target (the
+//                                      #   task conditions' targets, envs::task_cost)
 //         l1: 0.0  l2: 1.0  alpha: 1e-5  norm: log  ramp: constant  (reference defaults)
 // FK terms read the sample's end-effector Jacobians (jac_rows = block size, jac_cols =
 // joints) and write derivatives into the joint block only (pitfall 16).
@@ -56,6 +57,7 @@ struct CostBlockDesc {
   int offset = 0;                            // first state index
   std::vector<double> wp;                    // (dim)
   std::vector<std::vector<double>> targets;  // 1 x (dim) shared, or M x (dim)
+  bool ee_target = false;  // `target: ee_target`: the task conditions' end-effector targets
 };
 
 struct CostTermDesc {

@@ -632,19 +632,88 @@ struct AccelBatch {
   }
 };
 
-// Batched state assembly: x (E x dX) from q, qd using a sensor list like the reference's
-// (JOINT_ANGLES, JOINT_VELOCITIES, END_EFFECTOR_POINTS, END_EFFECTOR_POINT_VELOCITIES).
-// Points are world positions of the sites; point velocities are the exact instantaneous
-// J(q) qd. (The reference's MuJoCo agent instead differences the points over one control
-// step, (p_t - p_{t-1}) / dt, with zeros at t = 0; a rollout driver that wants that
-// convention differences the END_EFFECTOR_POINTS block itself.)
+// End-effector point velocities in an assembled state.
+enum EeVelocity : int {
+  // (p(q_t) - p(q_{t-1})) / control dt, zeros at t = 0: the reference's MuJoCo agent
+  // (agent_mujoco.py _set_sample), so samples look like the reference's.
+  kEeVelocityDifference = 0,
+  kEeVelocityExact = 1,  // the instantaneous J(q) qd
+};
+
+// A sensor list like the reference's (JOINT_ANGLES, JOINT_VELOCITIES, END_EFFECTOR_POINTS,
+// END_EFFECTOR_POINT_VELOCITIES): which blocks, in which order, for which points.
+struct SensorList {
+  int count = 0;
+  int kinds[kMaxSensors];       // (count) Sensor blocks in state order
+  int nee = 0;
+  int ee_sites[kMaxSites];      // (nee) site indices used as end-effector points
+  int ee_velocity = kEeVelocityExact;  // EeVelocity
+};
+
+// Assembles one state x (dX) from q, qd (nv). Points are world positions of the sites.
+// With kEeVelocityDifference the point velocities are (p(q) - p(q_prev)) / dt, zeros
+// when q_prev is null (the first step).
+template <class T>
+GPS_HD void assemble_state(const ChainModel<T>& model, const SensorList& s, const T* q,
+                           const T* qd, const T* q_prev, T dt, T* x) {
+  const int n = model.nbody;
+  Kinematics<T> k;
+  T V[kMaxDof][6];
+  forward_kinematics(model, q, k);
+  body_velocities(model, k, qd, V);
+  int o = 0;
+  for (int b = 0; b < s.count; ++b) {
+    const int kind = s.kinds[b];
+    if (kind == kJointAngles || kind == kJointVelocities) {
+      const T* src = kind == kJointAngles ? q : qd;
+      for (int i = 0; i < n; ++i) x[o++] = src[i];
+      continue;
+    }
+    const bool difference = kind == kEndEffectorPointVelocities &&
+                            s.ee_velocity == kEeVelocityDifference;
+    if (difference && !q_prev) {
+      for (int i = 0; i < 3 * s.nee; ++i) x[o++] = T(0);
+      continue;
+    }
+    Kinematics<T> kp;
+    if (difference) forward_kinematics(model, q_prev, kp);
+    for (int p = 0; p < s.nee; ++p) {
+      T pt[3];
+      site_position(model, k, s.ee_sites[p], pt);
+      if (kind == kEndEffectorPoints) {
+        for (int i = 0; i < 3; ++i) x[o + i] = pt[i];
+      } else if (difference) {
+        T prev[3];
+        site_position(model, kp, s.ee_sites[p], prev);
+        for (int i = 0; i < 3; ++i) x[o + i] = (pt[i] - prev[i]) / dt;
+      } else {
+        site_velocity(model, V, s.ee_sites[p], pt, x + o);
+      }
+      o += 3;
+    }
+  }
+}
+
+// End-effector point Jacobians of one state, as the reference's
+// END_EFFECTOR_POINT_JACOBIANS (CostFK): J (3 nee x nv) stacks d point_p / dq.
+template <class T>
+GPS_HD void ee_point_jacobians(const ChainModel<T>& model, int nee, const int* ee_sites,
+                               const T* q, T* J) {
+  const int n = model.nbody;
+  Kinematics<T> k;
+  forward_kinematics(model, q, k);
+  for (int p = 0; p < nee; ++p) {
+    T pt[3];
+    site_position(model, k, ee_sites[p], pt);
+    site_jacobian(model, k, ee_sites[p], pt, J + 3 * p * n);
+  }
+}
+
+// Batched state assembly: x (E x dX) from q, qd (first step of the EeVelocity convention).
 template <class T>
 struct ObserveBatch {
   ChainModel<T> model;
-  int nsensor = 0;
-  int sensors[kMaxSensors];     // (nsensor) Sensor blocks in state order
-  int nee = 0;
-  int ee_sites[kMaxSites];      // (nee) site indices used as end-effector points
+  SensorList sensors;
   int dX = 0;
   const T* q = nullptr;         // (E x nv)
   const T* qd = nullptr;        // (E x nv)
@@ -652,57 +721,24 @@ struct ObserveBatch {
 
   GPS_HD void operator()(std::int64_t e) const {
     const int n = model.nbody;
-    const T* qe = q + e * n;
-    const T* ve = qd + e * n;
-    T* xe = x + e * dX;
-    Kinematics<T> k;
-    T V[kMaxDof][6];
-    forward_kinematics(model, qe, k);
-    body_velocities(model, k, ve, V);
-    int o = 0;
-    for (int s = 0; s < nsensor; ++s) {
-      const int kind = sensors[s];
-      if (kind == kJointAngles || kind == kJointVelocities) {
-        const T* src = kind == kJointAngles ? qe : ve;
-        for (int i = 0; i < n; ++i) xe[o++] = src[i];
-      } else {
-        for (int p = 0; p < nee; ++p) {
-          T pt[3];
-          site_position(model, k, ee_sites[p], pt);
-          if (kind == kEndEffectorPoints) {
-            xe[o] = pt[0];
-            xe[o + 1] = pt[1];
-            xe[o + 2] = pt[2];
-          } else {
-            site_velocity(model, V, ee_sites[p], pt, xe + o);
-          }
-          o += 3;
-        }
-      }
-    }
+    assemble_state(model, sensors, q + e * n, qd + e * n, static_cast<const T*>(nullptr), T(1),
+                   x + e * dX);
   }
 };
 
-// Batched end-effector point Jacobians, as the reference's END_EFFECTOR_POINT_JACOBIANS
-// (CostFK): J[e] (3 nee x nv) stacks d point_p / dq for the ee sites in order.
+// Batched end-effector point Jacobians J (E x 3 nee x nv), see ee_point_jacobians.
 template <class T>
 struct EeJacobianBatch {
   ChainModel<T> model;
   int nee = 0;
   int ee_sites[kMaxSites];      // (nee) site indices
-  const T* q = nullptr;         // (E x nv)
+  const T* q = nullptr;         // (E x ldq), nv used per row
+  int ldq = 0;                  // row stride of q; 0: nv (e.g. dX for the q block of states)
   T* J = nullptr;               // (E x 3 nee x nv)
 
   GPS_HD void operator()(std::int64_t e) const {
     const int n = model.nbody;
-    Kinematics<T> k;
-    forward_kinematics(model, q + e * n, k);
-    T* Je = J + e * 3 * nee * n;
-    for (int p = 0; p < nee; ++p) {
-      T pt[3];
-      site_position(model, k, ee_sites[p], pt);
-      site_jacobian(model, k, ee_sites[p], pt, Je + 3 * p * n);
-    }
+    ee_point_jacobians(model, nee, ee_sites, q + e * (ldq > 0 ? ldq : n), J + e * 3 * nee * n);
   }
 };
 

@@ -1,0 +1,90 @@
+// From a task config to samples and a cost expansion: linear-Gaussian controllers sampled
+// on the rigid-arm simulator (M conditions x N samples x T steps, one executor call), with
+// observations, end-effector Jacobians for CostFK, and the task's `cost:` expanded along
+// the samples (Algorithm._eval_cost). Conditions are the task's, cycled when M exceeds
+// their number. All buffers are executor memory unless marked host.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpsx/envs/task.h"
+#include "gpsx/host/cost.h"
+#include "gpsx/host/exec_buffer.h"
+#include "gpsx/host/lin_gauss.h"
+#include "gpsx/host/sampling.h"
+#include "gpsx/kernels/rigid_body.h"
+#include "gpsx/kernels/sim_sampling.h"
+
+namespace gpsx::envs {
+
+struct SimSamplingOptions {
+  SamplingOptions sampling;                     // seed, stream, noise (reference defaults)
+  int ee_velocity = rb::kEeVelocityDifference;  // rb::EeVelocity; the reference's by default
+  std::vector<int> obs_sensors;                 // observation sensor list; empty: no obs
+  bool jacobians = false;                       // record ee Jacobians (needed by fk costs)
+};
+
+struct SimSamples {
+  int M = 0, N = 0, T = 0, dX = 0, dU = 0, dO = 0;
+  int jac_rows = 0, jac_cols = 0;     // 3 nee x nv when recorded
+  ExecBuffer<double> X;               // (M x N x T x dX)
+  ExecBuffer<double> U;               // (M x N x T x dU) applied controls, clamped to the
+                                      //   model's ctrl range (torque = gear x control;
+                                      //   gear 1 in the shipped arms)
+  ExecBuffer<double> obs;             // (M x N x T x dO) when obs_sensors are given
+  ExecBuffer<double> jac;             // (M x N x T x jac_rows x jac_cols) when recorded
+  std::vector<std::uint32_t> status;  // (M) host, StatusBits OR-ed over the samples
+};
+
+// Initial states x0 (M x dX, host) of the task's conditions (cycled over M).
+std::vector<double> initial_states(const Task& task, int M, int ee_velocity);
+
+// The task's control limits lo, hi (dU, host): the model's ctrl range, infinite where
+// a control is unlimited.
+void control_limits(const Task& task, std::vector<double>& lo, std::vector<double>& hi);
+
+// The simulator as sampling dynamics for the task (its step options and state layout).
+// Throws std::invalid_argument when the state lacks JOINT_ANGLES or JOINT_VELOCITIES.
+rb::ArmDynamics<double> arm_dynamics(const Task& task, int ee_velocity);
+
+// Samples ctrl (M conditions, T steps, dX / dU of the task) for N samples per condition
+// from the task's conditions. Throws std::invalid_argument on shape mismatches or a state
+// without JOINT_ANGLES and JOINT_VELOCITIES.
+void sample_task(const Executor& ex, const Task& task, const ControllerBatch& ctrl, int N,
+                 const SimSamplingOptions& options, SimSamples& out, SamplingWorkspace& ws);
+
+// Named blocks of the task's state (JOINT_ANGLES, ... as in the sensor list).
+StateLayout state_layout(const Task& task);
+
+// The `cost:` of the task's YAML for M conditions: `target: ee_target` blocks get the
+// conditions' ee_target (cycled over M). Throws ConfigError when there is none.
+CostDesc task_cost(const Task& task, int M);
+
+struct SampleCosts {
+  ExecBuffer<double> cs;              // (M x N x T) per-sample costs
+  ExecBuffer<double> cc;              // (M x T)
+  ExecBuffer<double> cv;              // (M x T x dXU)
+  ExecBuffer<double> Cm;              // (M x T x dXU x dXU)
+  std::vector<std::uint32_t> status;  // (M) host
+};
+
+// eval_cost of `cost` (compiled for s.M conditions) along the samples.
+void eval_sample_costs(const Executor& ex, const cost::CostModel<double>& cost,
+                       const SimSamples& s, SampleCosts& out, EvalCostWorkspace& ws);
+
+// `gpsx sample`: init_lqr / init_pd controllers on the task's conditions, N samples
+// each, then the task cost. Timing covers sampling only (controller, noise, simulator).
+struct SampleReport {
+  std::string executor;
+  int M = 0, N = 0, T = 0;
+  double seconds = 0;
+  double samples_per_s = 0;           // M x N x T steps / s
+  std::vector<double> mean_cost;      // (M) mean over samples of the summed per-step cost
+  std::vector<std::uint32_t> status;  // (M)
+};
+SampleReport run_sample(const Task& task, const Executor& ex, int M, int N, int T,
+                        const std::string& init, std::uint64_t seed);
+
+}  // namespace gpsx::envs
