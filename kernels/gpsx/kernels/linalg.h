@@ -152,3 +152,45 @@ GPS_HD T dot(int n, const T* x, const T* y) {
 }
 
 }  // namespace gpsx::la
+
+// ---- accumulating products with a contiguous inner loop (vectorise well) ----------------
+namespace gpsx::la {
+
+// C (m x n) += alpha * A (m x k) * B (k x n). Loop order i-p-j keeps the innermost loop
+// contiguous in B and C, unlike gemm above (which is generic in the transposes).
+template <class T>
+GPS_HD void gemm_nn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
+                        T* C, int ldc) {
+  for (int i = 0; i < m; ++i) {
+    T* c = C + i * ldc;
+    for (int p = 0; p < k; ++p) {
+      const T a = alpha * A[i * lda + p];
+      const T* b = B + p * ldb;
+      for (int j = 0; j < n; ++j) c[j] += a * b[j];
+    }
+  }
+}
+
+// C (m x n) += alpha * A^T * B with A (k x m), B (k x n). With upper_only, only entries
+// j >= i are updated (for results known to be symmetric; see mirror_upper).
+template <class T>
+GPS_HD void gemm_tn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
+                        T* C, int ldc, bool upper_only) {
+  for (int p = 0; p < k; ++p) {
+    const T* b = B + p * ldb;
+    for (int i = 0; i < m; ++i) {
+      const T a = alpha * A[p * lda + i];
+      T* c = C + i * ldc;
+      for (int j = upper_only ? i : 0; j < n; ++j) c[j] += a * b[j];
+    }
+  }
+}
+
+// Copies the strict upper triangle of a square (n x n) matrix onto its lower triangle.
+template <class T>
+GPS_HD void mirror_upper(int n, T* A, int lda) {
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) A[j * lda + i] = A[i * lda + j];
+}
+
+}  // namespace gpsx::la
