@@ -154,19 +154,29 @@ GPS_HD T dot(int n, const T* x, const T* y) {
 }  // namespace gpsx::la
 
 // ---- accumulating products with a contiguous inner loop (vectorise well) ----------------
+// The loops below never reduce into one scalar in their innermost loop (a reduction is a
+// serial chain of dependent adds unless the compiler may reassociate), and they read four
+// rows of B per pass over a row of C, so C is loaded and stored once per four products.
 namespace gpsx::la {
 
-// C (m x n) += alpha * A (m x k) * B (k x n). Loop order i-p-j keeps the innermost loop
-// contiguous in B and C, unlike gemm above (which is generic in the transposes).
+// C (m x n) += alpha * A (m x k) * B (k x n).
 template <class T>
 GPS_HD void gemm_nn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc) {
   for (int i = 0; i < m; ++i) {
     T* c = C + i * ldc;
-    for (int p = 0; p < k; ++p) {
-      const T a = alpha * A[i * lda + p];
-      const T* b = B + p * ldb;
-      for (int j = 0; j < n; ++j) c[j] += a * b[j];
+    const T* a = A + i * lda;
+    int p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const T a0 = alpha * a[p], a1 = alpha * a[p + 1], a2 = alpha * a[p + 2],
+              a3 = alpha * a[p + 3];
+      const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      for (int j = 0; j < n; ++j) c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+    }
+    for (; p < k; ++p) {
+      const T a0 = alpha * a[p];
+      const T* b0 = B + p * ldb;
+      for (int j = 0; j < n; ++j) c[j] += a0 * b0[j];
     }
   }
 }
@@ -176,14 +186,51 @@ GPS_HD void gemm_nn_acc(int m, int n, int k, T alpha, const T* A, int lda, const
 template <class T>
 GPS_HD void gemm_tn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only) {
-  for (int p = 0; p < k; ++p) {
-    const T* b = B + p * ldb;
+  int p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
     for (int i = 0; i < m; ++i) {
-      const T a = alpha * A[p * lda + i];
+      const T a0 = alpha * A[p * lda + i], a1 = alpha * A[(p + 1) * lda + i],
+              a2 = alpha * A[(p + 2) * lda + i], a3 = alpha * A[(p + 3) * lda + i];
       T* c = C + i * ldc;
-      for (int j = upper_only ? i : 0; j < n; ++j) c[j] += a * b[j];
+      for (int j = upper_only ? i : 0; j < n; ++j)
+        c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
     }
   }
+  for (; p < k; ++p) {
+    const T* b0 = B + p * ldb;
+    for (int i = 0; i < m; ++i) {
+      const T a0 = alpha * A[p * lda + i];
+      T* c = C + i * ldc;
+      for (int j = upper_only ? i : 0; j < n; ++j) c[j] += a0 * b0[j];
+    }
+  }
+}
+
+// y (n) += alpha * A^T x with A (m x n), x (m): a sum of scaled rows of A.
+template <class T>
+GPS_HD void gemv_t_acc(int m, int n, T alpha, const T* A, int lda, const T* x, T* y) {
+  for (int p = 0; p < m; ++p) {
+    const T a = alpha * x[p];
+    const T* row = A + p * lda;
+    for (int i = 0; i < n; ++i) y[i] += a * row[i];
+  }
+}
+
+// x . y with four independent partial sums (a quarter of the dependent-add chain of dot;
+// the summation order differs from dot in the last bits).
+template <class T>
+GPS_HD T dot4(int n, const T* x, const T* y) {
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i] * y[i];
+    s1 += x[i + 1] * y[i + 1];
+    s2 += x[i + 2] * y[i + 2];
+    s3 += x[i + 3] * y[i + 3];
+  }
+  for (; i < n; ++i) s0 += x[i] * y[i];
+  return (s0 + s1) + (s2 + s3);
 }
 
 // Copies the strict upper triangle of a square (n x n) matrix onto its lower triangle.

@@ -143,10 +143,11 @@ GPS_HD inline std::size_t forward_scratch_size(const Dims& d) {
   const std::size_t X = d.dX, U = d.dU, n = d.n();
   return X * X + X     // state marginal
          + n * n + n   // state-action marginal
-         + X * n       // Fm sigma
+         + 2 * X * n   // Fm sigma, Fm^T
          + 3 * U * U   // precisions, transpose
          + 2 * U * X   // P K
-         + 2 * U;      // P k
+         + 2 * U       // P k
+         + X * X;      // KL: dM_xx
 }
 
 // Scratch for one full dual search (backward and forward run one after the other).
@@ -180,8 +181,9 @@ template <class Real>
 GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real* P, Real w,
                         Real* Q, Real* q, Real* G, Real* g) {
   const int X = d.dX, U = d.dU, n = d.n();
-  la::gemm(false, false, U, X, U, Real(1), P, U, K, X, Real(0), G, X);  // P K
-  la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);                 // P k
+  la::fill(U, X, Real(0), G, X);
+  la::gemm_nn_acc(U, X, U, Real(1), P, U, K, X, G, X);  // P K
+  la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);  // P k
   la::gemm_tn_acc(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
   for (int b = 0; b < U; ++b)
     for (int i = 0; i < X; ++i) {
@@ -265,8 +267,8 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
     la::gemm_tn_acc(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
     la::mirror_upper(n, Q, n);
     for (int i = 0; i < X; ++i) h[i] = Vx1[i];
-    la::gemv(false, X, X, Real(1), Vxx1, X, fv, Real(1), h);
-    la::gemv(true, n, X, v_scale, Fm, n, h, Real(1), q);
+    la::gemv_t_acc(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
+    la::gemv_t_acc(X, n, v_scale, Fm, n, h, q);
   }
 
   // gains: Quu = L L^T; K = -Quu^-1 Qux, k = -Quu^-1 Qu; covariance = Quu^-1.
@@ -373,7 +375,7 @@ GPS_HD std::uint32_t backward_pass(const Dims& d, const TrajInfo<Real>& info,
 // KL(new || anchor) of the action conditionals at one step, averaged over the joint
 // marginal N(mu, sigma) of [x; u] (traj_distr_kl, pitfall 6): clipped at 0.
 // Kn, kn, Cn: new gains and upper Cholesky factor; Ka, ka, Ca: anchor's.
-// scratch: 3 U^2 + 2 U X + 2 U. *finite is set false when the value is not finite.
+// scratch: 3 U^2 + 2 U X + 2 U + X^2. *finite is set false when the value is not finite.
 template <class Real>
 GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real* Kn,
                     const Real* kn, const Real* Cn, const Real* Ka, const Real* ka,
@@ -386,22 +388,26 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
   Real* Ga = Gn + U * X;
   Real* gn = Ga + U * X;
   Real* ga = gn + U;
+  Real* D = ga + U;  // (X x X)
   precision_from_upper_cholesky(U, Cn, Pn, tmp);
   precision_from_upper_cholesky(U, Ca, Pa, tmp);
-  la::gemm(false, false, U, X, U, Real(1), Pn, U, Kn, X, Real(0), Gn, X);
-  la::gemm(false, false, U, X, U, Real(1), Pa, U, Ka, X, Real(0), Ga, X);
+  la::fill(U, X, Real(0), Gn, X);
+  la::fill(U, X, Real(0), Ga, X);
+  la::gemm_nn_acc(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
+  la::gemm_nn_acc(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
   la::gemv(false, U, U, Real(1), Pn, U, kn, Real(0), gn);
   la::gemv(false, U, U, Real(1), Pa, U, ka, Real(0), ga);
 
   // quad = sum_ij (sigma + mu mu^T)_ij dM_ij with dM = M_new - M_anchor,
   // M = [[K^T P K, -K^T P], [-P K, P]]; lin = mu . (v_new - v_anchor), v = [K^T P k; -P k].
+  la::fill(X, X, Real(0), D, X);  // D = dM_xx
+  la::gemm_tn_acc(X, X, U, Real(1), Kn, X, Gn, X, D, X, false);
+  la::gemm_tn_acc(X, X, U, Real(-1), Ka, X, Ga, X, D, X, false);
   Real quad = Real(0), lin = Real(0);
   for (int i = 0; i < X; ++i) {
-    for (int j = 0; j < X; ++j) {
-      Real dm = Real(0);
-      for (int a = 0; a < U; ++a) dm += Kn[a * X + i] * Gn[a * X + j] - Ka[a * X + i] * Ga[a * X + j];
-      quad += dm * (sigma[i * n + j] + mu[i] * mu[j]);
-    }
+    const Real* Si = sigma + i * n;
+    const Real* Di = D + i * X;
+    quad += la::dot4(X, Di, Si) + mu[i] * la::dot4(X, Di, mu);
     for (int b = 0; b < U; ++b) {
       const Real dm = -(Gn[b * X + i] - Ga[b * X + i]);
       quad += dm * (sigma[i * n + X + b] + sigma[(X + b) * n + i] + Real(2) * mu[i] * mu[X + b]);
@@ -501,7 +507,8 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
   Real* S = mx + X;          // (n x n)
   Real* m = S + n * n;       // (n)
   Real* FS = m + n;          // (X x n)
-  Real* kl_scratch = FS + X * n;
+  Real* Ft = FS + X * n;     // (n x X)
+  Real* kl_scratch = Ft + n * X;
   la::copy(X, X, info.x0sigma, X, Sxx, X);
   la::copy(1, X, info.x0mu, X, mx, X);
   Real total = Real(0);
@@ -509,7 +516,8 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
     const Real* K = ctrl.K + t * U * X;
     // sigma = [[Sxx, Sxx K^T], [K Sxx, K Sxx K^T + pol_covar]], mu = [mx; K mx + k].
     la::copy(X, X, Sxx, X, S, n);
-    la::gemm(false, true, X, U, X, Real(1), Sxx, X, K, X, Real(0), S + X, n);
+    for (int i = 0; i < X; ++i)
+      for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot4(X, Sxx + i * X, K + a * X);
     la::transpose(X, U, S + X, n, S + X * n, n);
     la::copy(U, U, ctrl.pol_covar + t * uu, U, S + X * n + X, n);
     la::gemm_nn_acc(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
@@ -533,11 +541,11 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
       const Real* F = info.Fm + t * X * n;
       la::fill(X, n, Real(0), FS, n);
       la::gemm_nn_acc(X, n, n, Real(1), F, n, S, n, FS, n);
-      for (int i = 0; i < X; ++i)
-        for (int j = i; j < X; ++j)
-          Sxx[i * X + j] = la::dot(n, FS + i * n, F + j * n) + info.dyn_covar[(t * X + i) * X + j];
-      la::mirror_upper(X, Sxx, X);
-      for (int i = 0; i < X; ++i) mx[i] = info.fv[t * X + i] + la::dot(n, F + i * n, m);
+      la::transpose(X, n, F, n, Ft, X);
+      la::copy(X, X, info.dyn_covar + t * X * X, X, Sxx, X);
+      la::gemm_nn_acc(X, X, n, Real(1), FS, n, Ft, X, Sxx, X);
+      for (int i = 0; i < X; ++i) mx[i] = info.fv[t * X + i];
+      la::gemv_t_acc(n, X, Real(1), Ft, X, m, mx);
     }
   }
   return total;
