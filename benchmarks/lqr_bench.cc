@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
   // one condition, one thread, sequential search
   gpsx::TrajOptSettings seq;
   const Problems one(d, 1, 1, cost_scale);
-  const Run single = run_update(one, seq, 1, 5);
+  const Run single = run_update(one, seq, 1, 15);
   const auto [bwd, fwd] = phase_seconds(one, 20);
   std::printf("phases, 1 thread: backward %.3f ms, forward+KL %.3f ms (reference: ~24 ms, ~7+30 ms)\n",
               bwd * 1e3, fwd * 1e3);

@@ -160,23 +160,25 @@ GPS_HD T dot(int n, const T* x, const T* y) {
 namespace gpsx::la {
 
 // C (m x n) += alpha * A (m x k) * B (k x n).
+// With upper_only, only entries j >= i are updated (symmetric results; see mirror_upper).
 template <class T>
 GPS_HD void gemm_nn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
-                        T* C, int ldc) {
+                        T* C, int ldc, bool upper_only = false) {
   for (int i = 0; i < m; ++i) {
     T* c = C + i * ldc;
     const T* a = A + i * lda;
+    const int j0 = upper_only ? i : 0;
     int p = 0;
     for (; p + 4 <= k; p += 4) {
       const T a0 = alpha * a[p], a1 = alpha * a[p + 1], a2 = alpha * a[p + 2],
               a3 = alpha * a[p + 3];
       const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-      for (int j = 0; j < n; ++j) c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+      for (int j = j0; j < n; ++j) c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
     }
     for (; p < k; ++p) {
       const T a0 = alpha * a[p];
       const T* b0 = B + p * ldb;
-      for (int j = 0; j < n; ++j) c[j] += a0 * b0[j];
+      for (int j = j0; j < n; ++j) c[j] += a0 * b0[j];
     }
   }
 }
@@ -231,6 +233,33 @@ GPS_HD T dot4(int n, const T* x, const T* y) {
   }
   for (; i < n; ++i) s0 += x[i] * y[i];
   return (s0 + s1) + (s2 + s3);
+}
+
+// Solves (L L^T) X = B in place like cholesky_solve (same operations per element, same
+// order), sweeping whole rows of B so the inner loop is contiguous: for many right-hand
+// sides (B is n x nrhs, row-major).
+template <class T>
+GPS_HD void cholesky_solve_rows(int n, int nrhs, const T* L, int ldl, T* B, int ldb) {
+  for (int i = 0; i < n; ++i) {
+    T* bi = B + i * ldb;
+    for (int p = 0; p < i; ++p) {
+      const T l = L[i * ldl + p];
+      const T* bp = B + p * ldb;
+      for (int c = 0; c < nrhs; ++c) bi[c] -= l * bp[c];
+    }
+    const T d = L[i * ldl + i];
+    for (int c = 0; c < nrhs; ++c) bi[c] /= d;
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    T* bi = B + i * ldb;
+    for (int p = i + 1; p < n; ++p) {
+      const T l = L[p * ldl + i];
+      const T* bp = B + p * ldb;
+      for (int c = 0; c < nrhs; ++c) bi[c] -= l * bp[c];
+    }
+    const T d = L[i * ldl + i];
+    for (int c = 0; c < nrhs; ++c) bi[c] /= d;
+  }
 }
 
 // Copies the strict upper triangle of a square (n x n) matrix onto its lower triangle.

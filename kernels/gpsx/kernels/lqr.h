@@ -141,13 +141,12 @@ GPS_HD inline std::size_t backward_scratch_size(const Dims& d) {
 // Elements of Real scratch a forward pass with KL needs.
 GPS_HD inline std::size_t forward_scratch_size(const Dims& d) {
   const std::size_t X = d.dX, U = d.dU, n = d.n();
-  return X * X + X     // state marginal
-         + n * n + n   // state-action marginal
-         + 2 * X * n   // Fm sigma, Fm^T
-         + 3 * U * U   // precisions, transpose
-         + 2 * U * X   // P K
-         + 2 * U       // P k
-         + X * X;      // KL: dM_xx
+  const std::size_t kl = 3 * U * U + 2 * U * X + 2 * U + X * X;  // kl_step (covers kl_step_alt)
+  return X * X + X                // state marginal
+         + n * n + n              // state-action marginal
+         + 3 * X * X + 2 * X * U  // closed-loop propagation
+         + 2 * U * U              // anchor precision
+         + kl;
 }
 
 // Scratch for one full dual search (backward and forward run one after the other).
@@ -296,7 +295,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   for (int a = 0; a < U; ++a) k[a] = q[X + a];
   la::copy(U, X, Q + X * n, n, K, X);
   la::cholesky_solve(U, 1, L, U, k, 1);
-  la::cholesky_solve(U, X, L, U, K, X);
+  la::cholesky_solve_rows(U, X, L, U, K, X);
   for (int a = 0; a < U; ++a) k[a] = -k[a];
   for (int i = 0; i < U * X; ++i) K[i] = -K[i];
 
@@ -432,45 +431,40 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
 }
 
 // The same KL from the state marginal only (traj_distr_kl_alt): mu_x (X), sigma_x (X x X)
-// with row stride lds. Needs the new covariance and the anchor's inverse covariance.
-// scratch: U X + U. Clipped at 0.
+// with row stride lds; equal to kl_step when the joint marginal is the new controller's.
+// Needs the new covariance and the anchor's precision P_a. With dK = Ka - Kn,
+// dk = ka - kn, r = dK x + dk:
+//   2 KL = logdet_a - logdet_n - U + tr(P_a cov_n) + E[r^T P_a r],
+//   E[r^T P_a r] = dk^T P_a dk + mu^T dK^T P_a dK mu + tr(dK^T P_a dK sigma) + 2 dk^T P_a dK mu.
+// scratch: 2 U X + 2 U + X. Clipped at 0.
 template <class Real>
 GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, int lds,
                         const Real* Kn, const Real* kn, const Real* cov_n, const Real* Cn,
                         const Real* Ka, const Real* ka, const Real* Ca, const Real* inv_a,
                         Real* scratch, bool* finite) {
   const int X = d.dX, U = d.dU;
-  Real* r = scratch;   // (U x X) then (U): rows of P_a (K_a - K_n), P_a (k_a - k_n)
-  Real* s = r + U * X;
-  // With dK = Ka - Kn, dk = ka - kn and r_x = dK x + dk:
-  // 2 KL = logdet_a - logdet_n - U + tr(P_a cov_n) + E[r_x^T P_a r_x].
+  Real* dK = scratch;     // (U x X)
+  Real* r = dK + U * X;   // (U x X) P_a dK
+  Real* dk = r + U * X;   // (U)
+  Real* s = dk + U;       // (U) P_a dk
+  Real* y = s + U;        // (X)
+  for (int i = 0; i < U * X; ++i) dK[i] = Ka[i] - Kn[i];
+  for (int a = 0; a < U; ++a) dk[a] = ka[a] - kn[a];
+  la::fill(U, X, Real(0), r, X);
+  la::gemm_nn_acc(U, X, U, Real(1), inv_a, U, dK, X, r, X);
+  la::gemv(false, U, U, Real(1), inv_a, U, dk, Real(0), s);
   Real tr = Real(0);
   for (int a = 0; a < U; ++a)
     for (int b = 0; b < U; ++b) tr += inv_a[a * U + b] * cov_n[b * U + a];
-  // E[r^T P r] = dk^T P dk + mu^T dK^T P dK mu + tr(dK^T P dK sigma) + 2 dk^T P dK mu.
+  Real quad = la::dot(U, dk, s);
   for (int a = 0; a < U; ++a) {
-    for (int i = 0; i < X; ++i) {
-      Real acc = Real(0);
-      for (int b = 0; b < U; ++b) acc += inv_a[a * U + b] * (Ka[b * X + i] - Kn[b * X + i]);
-      r[a * X + i] = acc;  // (P dK)[a][i]
-    }
-    Real acc = Real(0);
-    for (int b = 0; b < U; ++b) acc += inv_a[a * U + b] * (ka[b] - kn[b]);
-    s[a] = acc;  // (P dk)[a]
-  }
-  Real quad = Real(0);
-  for (int a = 0; a < U; ++a) {
-    const Real dka = ka[a] - kn[a];
-    quad += dka * s[a];
-    Real dKmu = Real(0), PdKmu = Real(0);
-    for (int i = 0; i < X; ++i) {
-      dKmu += (Ka[a * X + i] - Kn[a * X + i]) * mu_x[i];
-      PdKmu += r[a * X + i] * mu_x[i];
-    }
-    quad += dKmu * PdKmu + Real(2) * dka * PdKmu;
-    for (int i = 0; i < X; ++i)
-      for (int j = 0; j < X; ++j)
-        quad += (Ka[a * X + i] - Kn[a * X + i]) * r[a * X + j] * sigma_x[j * lds + i];
+    const Real* dKa = dK + a * X;
+    const Real* ra = r + a * X;
+    const Real PdKmu = la::dot4(X, ra, mu_x);
+    quad += la::dot4(X, dKa, mu_x) * PdKmu + Real(2) * dk[a] * PdKmu;
+    la::fill(1, X, Real(0), y, X);
+    la::gemv_t_acc(X, X, Real(1), sigma_x, lds, ra, y);  // y = sigma^T r_a
+    quad += la::dot4(X, dKa, y);
   }
   const Real kl = Real(0.5) * (la::cholesky_logdet(U, Ca, U) - la::cholesky_logdet(U, Cn, U) -
                                Real(U) + tr + quad);
@@ -506,46 +500,67 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
   Real* mx = Sxx + X * X;    // (X)
   Real* S = mx + X;          // (n x n)
   Real* m = S + n * n;       // (n)
-  Real* FS = m + n;          // (X x n)
-  Real* Ft = FS + X * n;     // (n x X)
-  Real* kl_scratch = Ft + n * X;
+  Real* Acl = m + n;         // (X x X) closed-loop dynamics
+  Real* AclT = Acl + X * X;  // (X x X)
+  Real* AS = AclT + X * X;   // (X x X) Acl Sxx
+  Real* BP = AS + X * X;     // (X x U) B pol_covar
+  Real* Bt = BP + X * U;     // (U x X)
+  Real* P = Bt + U * X;      // (U x U) anchor precision
+  Real* Ptmp = P + uu;       // (U x U)
+  Real* kl_scratch = Ptmp + uu;
   la::copy(X, X, info.x0sigma, X, Sxx, X);
   la::copy(1, X, info.x0mu, X, mx, X);
   Real total = Real(0);
+  const bool joint = rec.mu || rec.sigma || rec.cost;
   for (int t = 0; t < d.T; ++t) {
     const Real* K = ctrl.K + t * U * X;
-    // sigma = [[Sxx, Sxx K^T], [K Sxx, K Sxx K^T + pol_covar]], mu = [mx; K mx + k].
-    la::copy(X, X, Sxx, X, S, n);
-    for (int i = 0; i < X; ++i)
-      for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot4(X, Sxx + i * X, K + a * X);
-    la::transpose(X, U, S + X, n, S + X * n, n);
-    la::copy(U, U, ctrl.pol_covar + t * uu, U, S + X * n + X, n);
-    la::gemm_nn_acc(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
+    // mu = [mx; K mx + k] (the propagation reads mx from m)
     la::copy(1, X, mx, X, m, X);
     for (int a = 0; a < U; ++a) m[X + a] = ctrl.k[t * U + a];
     la::gemv(false, U, X, Real(1), K, X, mx, Real(1), m + X);
-    if (rec.mu) la::copy(1, n, m, n, rec.mu + t * n, n);
-    if (rec.sigma) la::copy(n, n, S, n, rec.sigma + t * n * n, n);
+    if (joint) {  // sigma = [[Sxx, Sxx K^T], [K Sxx, K Sxx K^T + pol_covar]]
+      la::copy(X, X, Sxx, X, S, n);
+      for (int i = 0; i < X; ++i)
+        for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot4(X, Sxx + i * X, K + a * X);
+      la::transpose(X, U, S + X, n, S + X * n, n);
+      la::copy(U, U, ctrl.pol_covar + t * uu, U, S + X * n + X, n);
+      la::gemm_nn_acc(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
+      if (rec.mu) la::copy(1, n, m, n, rec.mu + t * n, n);
+      if (rec.sigma) la::copy(n, n, S, n, rec.sigma + t * n * n, n);
+      if (rec.cost)
+        rec.cost[t] = expected_cost_step(n, m, S, info.Cm + t * n * n, info.cv + t * n, info.cc[t]);
+    }
 
-    if (anchor.K) {
-      const Real kl = kl_step(d, m, S, K, ctrl.k + t * U, ctrl.chol_pol_covar + t * uu,
-                              anchor.K + t * U * X, anchor.k + t * U,
-                              anchor.chol_pol_covar + t * uu, kl_scratch, finite);
+    if (anchor.K) {  // KL of the action conditionals under the new state marginal
+      const Real* Pa = anchor_precision(d, anchor, t, P, Ptmp);
+      const Real kl = kl_step_alt(d, mx, Sxx, X, K, ctrl.k + t * U, ctrl.pol_covar + t * uu,
+                                  ctrl.chol_pol_covar + t * uu, anchor.K + t * U * X,
+                                  anchor.k + t * U, anchor.chol_pol_covar + t * uu, Pa,
+                                  kl_scratch, finite);
       if (rec.kl) rec.kl[t] = kl;
       total += kl;
     }
-    if (rec.cost)
-      rec.cost[t] = expected_cost_step(n, m, S, info.Cm + t * n * n, info.cv + t * n, info.cc[t]);
 
     if (t + 1 < d.T) {  // x' ~ N(Fm mu + fv, Fm sigma Fm^T + dyn_covar)
       const Real* F = info.Fm + t * X * n;
-      la::fill(X, n, Real(0), FS, n);
-      la::gemm_nn_acc(X, n, n, Real(1), F, n, S, n, FS, n);
-      la::transpose(X, n, F, n, Ft, X);
+      // With F = [A B] and the closed loop Acl = A + B K:
+      // Fm sigma Fm^T = Acl Sxx Acl^T + B pol_covar B^T, Fm mu = Acl mx + B k.
+      const Real* B = F + X;
+      la::copy(X, X, F, n, Acl, X);
+      la::gemm_nn_acc(X, X, U, Real(1), B, n, K, X, Acl, X);
+      la::fill(X, X, Real(0), AS, X);
+      la::gemm_nn_acc(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
+      la::fill(X, U, Real(0), BP, U);
+      la::gemm_nn_acc(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
+      la::transpose(X, X, Acl, X, AclT, X);
+      la::transpose(X, U, B, n, Bt, X);
       la::copy(X, X, info.dyn_covar + t * X * X, X, Sxx, X);
-      la::gemm_nn_acc(X, X, n, Real(1), FS, n, Ft, X, Sxx, X);
+      la::gemm_nn_acc(X, X, X, Real(1), AS, X, AclT, X, Sxx, X, true);
+      la::gemm_nn_acc(X, X, U, Real(1), BP, U, Bt, X, Sxx, X, true);
+      la::mirror_upper(X, Sxx, X);
       for (int i = 0; i < X; ++i) mx[i] = info.fv[t * X + i];
-      la::gemv_t_acc(n, X, Real(1), Ft, X, m, mx);
+      la::gemv_t_acc(X, X, Real(1), AclT, X, m, mx);
+      la::gemv_t_acc(U, X, Real(1), Bt, X, ctrl.k + t * U, mx);
     }
   }
   return total;
