@@ -108,20 +108,23 @@ struct Problems {
   }
 };
 
-// Useful floating-point operations of one backward + forward + KL pass (dominant
-// products as implemented; symmetric halves counted once).
+// Useful floating-point operations of one backward + forward + KL pass, counted from the
+// products the kernels do (symmetric results counted once, as computed).
 double pass_flops(const lqr::Dims& d) {
   const double X = d.dX, U = d.dU, n = d.n();
-  const double backward = 2 * X * X * n        // Vxx' Fm
-                          + X * n * (n + 1)    // Fm^T (Vxx' Fm), upper half
-                          + 2 * X * X * U      // KL term K^T P K
-                          + 2 * U * X * U      // solves for K
+  const double backward = 2 * X * X * n        // W = Vxx' Fm
+                          + X * n * (n + 1)    // Fm^T W, upper half
+                          + 2 * U * U * X      // P K (KL term)
+                          + 2 * X * X * U      // K^T P K
+                          + 2 * U * U * X      // solves for K
                           + 2 * X * X * U;     // Vxx = Qxx + Qxu K
-  const double forward = 2 * X * X * U         // Sxx K^T
-                         + 2 * U * U * X       // K Sxx K^T
-                         + 2 * X * n * n       // Fm sigma
-                         + X * (X + 1) * n     // (Fm sigma) Fm^T, upper half
-                         + 4 * X * X * U;      // KL: dM_xx
+  const double forward = 2 * X * X * U         // Acl = A + B K
+                         + 2 * X * X * X       // Acl Sxx
+                         + X * X * (X + 1)     // (Acl Sxx) Acl^T, upper half
+                         + 2 * X * U * U       // B pol_covar
+                         + X * (X + 1) * U     // (B pol_covar) B^T, upper half
+                         + 2 * U * U * X       // KL: P_a dK
+                         + 2 * X * X * U;      // KL: sigma (P_a dK)^T
   return d.T * (backward + forward);
 }
 

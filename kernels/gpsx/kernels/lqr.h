@@ -208,18 +208,19 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
   Real* tmp = P2 + uu;
   Real* G = tmp + uu;
   Real* g = G + U * X;
-  la::copy(n, n, info.Cm + t * n * n, n, Q, n);
-  la::copy(1, n, info.cv + t * n, n, q, n);
-
+  const Real* C = info.Cm + t * n * n;
+  const Real* c = info.cv + t * n;
   const ControllerView<Real>& prev = con.prev;
   const ControllerView<Real>& pol = con.policy;
   if (con.mode == Mode::kTrajOpt) {
-    for (int i = 0; i < n * n; ++i) Q[i] /= eta;
-    for (int i = 0; i < n; ++i) q[i] /= eta;
+    for (int i = 0; i < n * n; ++i) Q[i] = C[i] / eta;
+    for (int i = 0; i < n; ++i) q[i] = c[i] / eta;
     const Real* Pa = anchor_precision(d, prev, t, P, tmp);
     add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pa, Real(1), Q, q, G, g);
     return;
   }
+  la::copy(n, n, C, n, Q, n);
+  la::copy(1, n, c, n, q, n);
   Real denom = eta;
   if (con.mode == Mode::kMdgps) {
     const Real* Pp = anchor_precision(d, pol, t, P, tmp);
