@@ -257,6 +257,13 @@ int main(int argc, char** argv) {
       single.seconds * 1e3, single.passes, single.seconds * 1e3 / single.passes,
       flops * single.passes / single.seconds * 1e-9, ref_same_iters, speedup);
 
+  // a batch on one thread: the per-thread rate without other threads of ours competing
+  const Problems batch64(d, 64, 64, cost_scale);
+  const Run one_thread = run_update(batch64, seq, 1, 2);
+  const double gflops_1t = flops * one_thread.passes / one_thread.seconds * 1e-9;
+  std::printf("sequential M=64 on 1 thread: %.3f s, %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
+              one_thread.seconds, 64 / one_thread.seconds, gflops_1t, 100 * gflops_1t / gemm1);
+
   std::string rows;
   double best_per_thread_fraction = 0;
   for (const auto search : {gpsx::EtaSearch::kSequential, gpsx::EtaSearch::kParallel}) {
@@ -291,8 +298,10 @@ int main(int argc, char** argv) {
       "\"gemm_gflops_1thread\":%.4g,\"backward_ms\":%.4g,\"forward_kl_ms\":%.4g,"
       "\"single_seconds\":%.6g,\"single_iterations\":%ld,"
       "\"reference_seconds_same_iterations\":%.4g,\"speedup_vs_reference\":%.4g,"
+      "\"batched_M64_1thread_gflops\":%.4g,\"batched_M64_1thread_fraction_of_gemm\":%.4g,"
       "\"best_batched_fraction_of_gemm_per_thread\":%.4g,\"batched\":[%s]}\n",
       d.T, d.dX, d.dU, threads, flops * 1e-6, gemm1, bwd * 1e3, fwd * 1e3, single.seconds, single.passes,
-      ref_same_iters, speedup, best_per_thread_fraction, rows.c_str());
+      ref_same_iters, speedup, gflops_1t, gflops_1t / gemm1, best_per_thread_fraction,
+      rows.c_str());
   return 0;
 }

@@ -35,8 +35,11 @@ struct TrajOptSettings {
 // Workspace elements (of the scalar type) traj_opt_update needs.
 std::size_t traj_opt_workspace_size(const lqr::Dims& d, int M, const TrajOptSettings& s);
 
-// Runs the eta dual search of every condition. `res.eta` holds the start eta on entry and
-// the reference's returned eta on exit; `out` receives the new controllers. One failing
+// Runs the eta dual search of every condition. `res.eta` holds the start eta on entry; on
+// exit the reference's returned eta (kSequential: the converged eta, or the next proposal
+// when max_iterations run out) or, for kParallel, the eta of the returned controller.
+// `out` receives the new controllers, res.passes the sequential passes each condition
+// used (kParallel: rounds of `candidates` evaluations). One failing
 // condition (non-PD up to max_eta, NaN) is flagged in res.status and the others go on.
 // Throws std::invalid_argument for bad sizes, settings, missing inputs of the mode or a
 // too small workspace.

@@ -4,8 +4,15 @@
 //   augmented_cost   fCm, fcv = cost / eta + KL term to the anchor controller (per mode)
 //   riccati_step     computeQ -> gains (Cholesky of Quu) -> V, one time step
 //   backward_pass    the sweep t = T-1..0, restarted with eta_entry + del on non-PD Quu
-//   forward_kl       Gaussian state-action marginals, per-step KL, Laplace cost estimate
+//   forward_kl       Gaussian marginals of the new controller, per-step KL (clipped at 0),
+//                    Laplace cost estimate
 //   dual_search      log-space bisection on eta until KL ~ kl_bound (50 iterations)
+//   kl_step          traj_distr_kl for any joint marginal (the reference's formula);
+//                    forward_kl uses the equal state-marginal form kl_step_alt, cheaper
+//
+// Products go through la::gemm_nn_acc / gemm_tn_acc (vectorisable inner loops); the
+// summation order therefore differs from numpy's in the last bits (golden data agree to
+// ~1e-14 relative, KL ~1e-13).
 //
 // Layout (one condition, time first): joint vector [x; u], n = dX + dU.
 // All functions run on raw pointers + caller scratch (sizes from *_scratch_size), return
@@ -437,7 +444,7 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
 // dk = ka - kn, r = dK x + dk:
 //   2 KL = logdet_a - logdet_n - U + tr(P_a cov_n) + E[r^T P_a r],
 //   E[r^T P_a r] = dk^T P_a dk + mu^T dK^T P_a dK mu + tr(dK^T P_a dK sigma) + 2 dk^T P_a dK mu.
-// scratch: 2 U X + 2 U + X. Clipped at 0.
+// scratch: 3 U X + 2 U. Clipped at 0.
 template <class Real>
 GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, int lds,
                         const Real* Kn, const Real* kn, const Real* cov_n, const Real* Cn,
@@ -448,7 +455,7 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   Real* r = dK + U * X;   // (U x X) P_a dK
   Real* dk = r + U * X;   // (U)
   Real* s = dk + U;       // (U) P_a dk
-  Real* y = s + U;        // (X)
+  Real* Y = s + U;        // (U x X) rows (P_a dK)_a sigma
   for (int i = 0; i < U * X; ++i) dK[i] = Ka[i] - Kn[i];
   for (int a = 0; a < U; ++a) dk[a] = ka[a] - kn[a];
   la::fill(U, X, Real(0), r, X);
@@ -457,15 +464,13 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   Real tr = Real(0);
   for (int a = 0; a < U; ++a)
     for (int b = 0; b < U; ++b) tr += inv_a[a * U + b] * cov_n[b * U + a];
+  la::fill(U, X, Real(0), Y, X);
+  la::gemm_nn_acc(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
   Real quad = la::dot(U, dk, s);
   for (int a = 0; a < U; ++a) {
     const Real* dKa = dK + a * X;
-    const Real* ra = r + a * X;
-    const Real PdKmu = la::dot4(X, ra, mu_x);
-    quad += la::dot4(X, dKa, mu_x) * PdKmu + Real(2) * dk[a] * PdKmu;
-    la::fill(1, X, Real(0), y, X);
-    la::gemv_t_acc(X, X, Real(1), sigma_x, lds, ra, y);  // y = sigma^T r_a
-    quad += la::dot4(X, dKa, y);
+    const Real PdKmu = la::dot4(X, r + a * X, mu_x);
+    quad += la::dot4(X, dKa, mu_x) * PdKmu + Real(2) * dk[a] * PdKmu + la::dot4(X, dKa, Y + a * X);
   }
   const Real kl = Real(0.5) * (la::cholesky_logdet(U, Ca, U) - la::cholesky_logdet(U, Cn, U) -
                                Real(U) + tr + quad);
