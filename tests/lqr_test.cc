@@ -226,6 +226,14 @@ TEST(LqrGolden, BackwardForwardCases) {
     EXPECT_TRUE(near(kl, o["kl_per_t"], kRtol, "kl_per_t"));
     EXPECT_TRUE(near({total}, o["kl_total"], kRtol, "kl_total"));
     EXPECT_TRUE(near(cost, o["estimate_cost"], kRtol, "estimate_cost"));
+
+    // the batched host estimate_cost (M = 1) gives the same
+    const lqr::BatchController<double> bc{ctrl.c.K, ctrl.c.k, ctrl.c.pol_covar,
+                                          ctrl.c.chol_pol_covar, ctrl.c.inv_pol_covar};
+    Vec host_cost(T), ws(lqr::forward_scratch_size(d));
+    gpsx::estimate_cost(gpsx::cpu_executor(1), d, 1, p.batch(1), bc, host_cost.data(), ws.data(),
+                        ws.size());
+    EXPECT_TRUE(near(host_cost, o["estimate_cost"], kRtol, "host estimate_cost"));
   }
   EXPECT_GT(seen, 0);
 }

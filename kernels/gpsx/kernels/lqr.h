@@ -585,7 +585,8 @@ GPS_HD void estimate_cost(const Dims& d, const TrajInfo<Real>& info,
 // Sequential dual search of the reference (pitfall 5) for one condition. eta: in = start
 // (the previous iteration's eta), out = the reference's returned eta (the converged eta,
 // or the next proposal when the iterations run out). out receives the controller of the
-// last iteration, rec its forward marginals and per-step KL, *kl its total KL.
+// last iteration, rec its forward marginals and per-step KL, *kl its total KL (left as
+// is when a backward pass fails: kNotPositiveDefinite | kLimitReached, kNonFinite).
 // Status: kOk, kNotConverged, kNotPositiveDefinite|kLimitReached, kNonFinite.
 template <class Real>
 GPS_HD std::uint32_t dual_search(const Dims& d, const TrajInfo<Real>& info,
