@@ -160,7 +160,7 @@ std::pair<double, double> phase_seconds(const Problems& p, int reps) {
                        lqr::BackwardRecord<double>{}, &eta_out, &attempts, scratch.data());
     bwd = std::min(bwd, seconds_since(t0));
     t0 = Clock::now();
-    sink += lqr::forward_kl(d, in.info(0), ctrl.view(), in.constraint(0).kl_anchor(),
+    sink += lqr::forward_kl(d, in.info(0), lqr::view_of(ctrl), in.constraint(0).kl_anchor(),
                             lqr::ForwardRecord<double>{}, scratch.data(), &finite);
     fwd = std::min(fwd, seconds_since(t0));
   }

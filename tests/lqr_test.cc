@@ -217,7 +217,7 @@ TEST(LqrGolden, BackwardForwardCases) {
     Vec mu(T * n), sigma(T * n * n), kl(T), cost(T);
     bool finite = true;
     const double total = lqr::forward_kl(
-        d, p.info(), ctrl.c.view(), p.constraint().kl_anchor(),
+        d, p.info(), lqr::view_of(ctrl.c), p.constraint().kl_anchor(),
         lqr::ForwardRecord<double>{mu.data(), sigma.data(), kl.data(), cost.data()},
         scratch.data(), &finite);
     EXPECT_TRUE(finite);

@@ -87,6 +87,13 @@ void free_device(void* ptr) noexcept {
   if (ptr) cudaFree(ptr);
 }
 
+void zero_device(void* ptr, std::size_t bytes, Stream stream) {
+  if (bytes == 0) return;
+  const auto s = static_cast<cudaStream_t>(stream.handle);
+  GPSX_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, s));
+  GPSX_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
 void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream) {
   if (bytes == 0) return;
   const cudaMemcpyKind k = kind == CopyKind::kHostToDevice   ? cudaMemcpyHostToDevice

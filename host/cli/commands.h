@@ -17,5 +17,7 @@ struct GlobalOptions {
 // Each add_* registers one subcommand whose callback does the work.
 void add_version_command(CLI::App& app, const GlobalOptions& global);
 void add_demo_command(CLI::App& app, const GlobalOptions& global);
-
+// `gpsx sim` and `gpsx model check|qacc`; the work is in envs/ (gpsx_envs).
+void add_sim_command(CLI::App& app, const GlobalOptions& global);
+void add_model_command(CLI::App& app, const GlobalOptions& global);
 }  // namespace gpsx::cli

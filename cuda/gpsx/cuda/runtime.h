@@ -31,6 +31,7 @@ GpuInfo probe();
 
 void* malloc_device(std::size_t bytes);
 void free_device(void* ptr) noexcept;
+void zero_device(void* ptr, std::size_t bytes, Stream stream);  // waits for completion
 
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
 // Copies bytes on `stream` and waits for the copy to finish.

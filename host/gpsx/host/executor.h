@@ -35,6 +35,30 @@ int hardware_threads();
 
 [[noreturn]] void throw_cuda_not_built();
 
+// Runs f(i) for i in [0, n) on `threads` CPU threads only: for host-only functors (e.g.
+// SIMD packs of the same kernel code) and as the CPU branch of for_each.
+template <class F>
+void for_each_cpu(int threads, std::int64_t n, const F& f) {
+  if (threads <= 1 || n == 1) {  // no parallel region for work one thread does anyway
+    for (std::int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) f(i);
+}
+
+template <class F>
+void for_each_cpu_2d(int threads, std::int64_t n0, std::int64_t n1, const F& f) {
+  if (threads <= 1 || n0 * n1 == 1) {
+    for (std::int64_t i = 0; i < n0; ++i)
+      for (std::int64_t j = 0; j < n1; ++j) f(i, j);
+    return;
+  }
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+  for (std::int64_t i = 0; i < n0; ++i)
+    for (std::int64_t j = 0; j < n1; ++j) f(i, j);
+}
+
 template <class F>
 void for_each(const Executor& ex, std::int64_t n, const F& f) {
   static_assert(std::is_trivially_copyable_v<F>, "functors are copied to the device");
@@ -47,8 +71,7 @@ void for_each(const Executor& ex, std::int64_t n, const F& f) {
     throw_cuda_not_built();
 #endif
   }
-#pragma omp parallel for num_threads(ex.threads) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) f(i);
+  for_each_cpu(ex.threads, n, f);
 }
 
 template <class F>
@@ -63,9 +86,7 @@ void for_each_2d(const Executor& ex, std::int64_t n0, std::int64_t n1, const F& 
     throw_cuda_not_built();
 #endif
   }
-#pragma omp parallel for collapse(2) num_threads(ex.threads) schedule(static)
-  for (std::int64_t i = 0; i < n0; ++i)
-    for (std::int64_t j = 0; j < n1; ++j) f(i, j);
+  for_each_cpu_2d(ex.threads, n0, n1, f);
 }
 
 // Waits for all work queued on the executor (no-op on the CPU).

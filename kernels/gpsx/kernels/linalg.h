@@ -153,6 +153,27 @@ GPS_HD T dot(int n, const T* x, const T* y) {
 
 }  // namespace gpsx::la
 
+namespace gpsx::la {
+
+// x . y summed in four interleaved partial sums: independent add chains run ~4x faster
+// than dot() on a CPU core. The rounding differs from dot(); use it where no golden
+// value depends on the summation order (e.g. rollouts, which are reproducible either way).
+template <class T>
+GPS_HD T dot_split4(int n, const T* x, const T* y) {
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i] * y[i];
+    s1 += x[i + 1] * y[i + 1];
+    s2 += x[i + 2] * y[i + 2];
+    s3 += x[i + 3] * y[i + 3];
+  }
+  for (; i < n; ++i) s0 += x[i] * y[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace gpsx::la
+
 // ---- accumulating products with a contiguous inner loop (vectorise well) ----------------
 // The loops below never reduce into one scalar in their innermost loop (a reduction is a
 // serial chain of dependent adds unless the compiler may reassociate), and they read four
@@ -258,22 +279,6 @@ GPS_HD void gemv_t_acc(int m, int n, T alpha, const T* A, int lda, const T* x, T
     const T* row = A + p * lda;
     for (int i = 0; i < n; ++i) y[i] += a * row[i];
   }
-}
-
-// x . y with four independent partial sums (a quarter of the dependent-add chain of dot;
-// the summation order differs from dot in the last bits).
-template <class T>
-GPS_HD T dot4(int n, const T* x, const T* y) {
-  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += x[i] * y[i];
-    s1 += x[i + 1] * y[i + 1];
-    s2 += x[i + 2] * y[i + 2];
-    s3 += x[i + 3] * y[i + 3];
-  }
-  for (; i < n; ++i) s0 += x[i] * y[i];
-  return (s0 + s1) + (s2 + s3);
 }
 
 // Solves (L L^T) X = B in place like cholesky_solve (same operations per element, same

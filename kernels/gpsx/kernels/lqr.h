@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "gpsx/kernels/hd.h"
+#include "gpsx/kernels/lin_gauss.h"
 #include "gpsx/kernels/linalg.h"
 
 namespace gpsx::lqr {
@@ -67,17 +68,14 @@ struct ControllerView {
   const Real* inv_pol_covar;   // (T x dU x dU)
 };
 
+// Writable controller: the project's linear-Gaussian controller view.
 template <class Real>
-struct Controller {
-  Real* K;               // (T x dU x dX)
-  Real* k;               // (T x dU)
-  Real* pol_covar;       // (T x dU x dU)
-  Real* chol_pol_covar;  // (T x dU x dU) upper
-  Real* inv_pol_covar;   // (T x dU x dU) = Quu
-  GPS_HD ControllerView<Real> view() const {
-    return {K, k, pol_covar, chol_pol_covar, inv_pol_covar};
-  }
-};
+using Controller = lingauss::Controller<Real>;
+
+template <class Real>
+GPS_HD ControllerView<Real> view_of(const Controller<Real>& c) {
+  return {c.K, c.k, c.pol_covar, c.chol_pol_covar, c.inv_pol_covar};
+}
 
 // What the new controller is constrained to, per mode.
 template <class Real>
@@ -414,7 +412,7 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
   for (int i = 0; i < X; ++i) {
     const Real* Si = sigma + i * n;
     const Real* Di = D + i * X;
-    quad += la::dot4(X, Di, Si) + mu[i] * la::dot4(X, Di, mu);
+    quad += la::dot_split4(X, Di, Si) + mu[i] * la::dot_split4(X, Di, mu);
     for (int b = 0; b < U; ++b) {
       const Real dm = -(Gn[b * X + i] - Ga[b * X + i]);
       quad += dm * (sigma[i * n + X + b] + sigma[(X + b) * n + i] + Real(2) * mu[i] * mu[X + b]);
@@ -469,8 +467,8 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   Real quad = la::dot(U, dk, s);
   for (int a = 0; a < U; ++a) {
     const Real* dKa = dK + a * X;
-    const Real PdKmu = la::dot4(X, r + a * X, mu_x);
-    quad += la::dot4(X, dKa, mu_x) * PdKmu + Real(2) * dk[a] * PdKmu + la::dot4(X, dKa, Y + a * X);
+    const Real PdKmu = la::dot_split4(X, r + a * X, mu_x);
+    quad += la::dot_split4(X, dKa, mu_x) * PdKmu + Real(2) * dk[a] * PdKmu + la::dot_split4(X, dKa, Y + a * X);
   }
   const Real kl = Real(0.5) * (la::cholesky_logdet(U, Ca, U) - la::cholesky_logdet(U, Cn, U) -
                                Real(U) + tr + quad);
@@ -527,7 +525,7 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
     if (joint) {  // sigma = [[Sxx, Sxx K^T], [K Sxx, K Sxx K^T + pol_covar]]
       la::copy(X, X, Sxx, X, S, n);
       for (int i = 0; i < X; ++i)
-        for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot4(X, Sxx + i * X, K + a * X);
+        for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot_split4(X, Sxx + i * X, K + a * X);
       la::transpose(X, U, S + X, n, S + X * n, n);
       la::copy(U, U, ctrl.pol_covar + t * uu, U, S + X * n + X, n);
       la::gemm_nn_acc(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
@@ -611,7 +609,7 @@ GPS_HD std::uint32_t dual_search(const Dims& d, const TrajInfo<Real>& info,
       return bs;
     }
     bool finite = true;
-    const Real div = forward_kl(d, info, out.view(), con.kl_anchor(), rec, scratch, &finite);
+    const Real div = forward_kl(d, info, view_of(out), con.kl_anchor(), rec, scratch, &finite);
     *kl = div;
     if (trace.eta_used) trace.eta_used[itr] = used;
     if (trace.kl) trace.kl[itr] = div;
@@ -826,7 +824,7 @@ struct CandidatePassFn {
     if (st == kOk) {
       bool finite = true;
       const ForwardRecord<Real> none{nullptr, nullptr, nullptr, nullptr};
-      kl = forward_kl(d, info, ctrl.view(), con.kl_anchor(), none, s, &finite);
+      kl = forward_kl(d, info, view_of(ctrl), con.kl_anchor(), none, s, &finite);
       if (!finite) st = kNonFinite;
     }
     cand_kl[i] = kl;
@@ -945,7 +943,7 @@ struct EstimateCostFn {
   Real* scratch;  // (M x forward_scratch_size)
   GPS_HD void operator()(std::int64_t m) const {
     const Dims& d = in.d;
-    estimate_cost(d, in.info(m), ctrl.at(d, m).view(), cost + m * d.T,
+    estimate_cost(d, in.info(m), view_of(ctrl.at(d, m)), cost + m * d.T,
                   scratch + m * forward_scratch_size(d));
   }
 };

@@ -1,0 +1,89 @@
+// Lanes<S, W>: a pack of W scalars that kernels accept as their scalar type T, so the same
+// templated math runs W independent items (environments) at once in SIMD lanes on the
+// CPU. Built on GCC/Clang vector extensions (g++ only; never included from .cu files).
+//
+// Arithmetic is lane-wise. Comparisons are true only when they hold in EVERY lane, so a
+// kernel's checks (a Cholesky pivot > 0, is_finite) fail for the whole pack if any lane
+// fails; callers then redo that pack lane by lane with the plain scalar type, which keeps
+// per-item status exact. Lane results equal the scalar results: the operations are the
+// same IEEE operations in the same order (no reassociation, no FMA contraction unless the
+// build enables it for both).
+#pragma once
+
+#include <cmath>
+#include <type_traits>
+
+// Packs wider than the enabled ISA's registers are legal; g++ then notes that passing them
+// by value would change the ABI between ISAs. They never cross a library boundary.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace gpsx {
+
+template <class S, int W>
+struct Lanes {
+  typedef S Vec __attribute__((vector_size(sizeof(S) * W)));
+  static constexpr int kWidth = W;
+  Vec v;
+
+  Lanes() = default;
+  template <class U, class = std::enable_if_t<std::is_arithmetic_v<U>>>
+  Lanes(U x) : v(Vec{} + static_cast<S>(x)) {}  // broadcast, like a scalar literal
+
+  S lane(int i) const { return v[i]; }
+  void set_lane(int i, S x) { v[i] = x; }
+
+  friend Lanes operator+(Lanes a, Lanes b) { return from(a.v + b.v); }
+  friend Lanes operator-(Lanes a, Lanes b) { return from(a.v - b.v); }
+  friend Lanes operator*(Lanes a, Lanes b) { return from(a.v * b.v); }
+  friend Lanes operator/(Lanes a, Lanes b) { return from(a.v / b.v); }
+  friend Lanes operator-(Lanes a) { return from(-a.v); }
+  Lanes& operator+=(Lanes b) { v += b.v; return *this; }
+  Lanes& operator-=(Lanes b) { v -= b.v; return *this; }
+  Lanes& operator*=(Lanes b) { v *= b.v; return *this; }
+  Lanes& operator/=(Lanes b) { v /= b.v; return *this; }
+
+  friend bool operator<(Lanes a, Lanes b) { return all(a.v < b.v); }
+  friend bool operator>(Lanes a, Lanes b) { return all(a.v > b.v); }
+  friend bool operator<=(Lanes a, Lanes b) { return all(a.v <= b.v); }
+  friend bool operator>=(Lanes a, Lanes b) { return all(a.v >= b.v); }
+  friend bool operator==(Lanes a, Lanes b) { return all(a.v == b.v); }
+
+  friend Lanes sqrt(Lanes a) {
+    Lanes r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
+    return r;
+  }
+  friend Lanes sin(Lanes a) {
+    Lanes r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::sin(a.v[i]);
+    return r;
+  }
+  friend Lanes cos(Lanes a) {
+    Lanes r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::cos(a.v[i]);
+    return r;
+  }
+  friend Lanes log(Lanes a) {
+    Lanes r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::log(a.v[i]);
+    return r;
+  }
+
+ private:
+  static Lanes from(Vec x) {
+    Lanes r;
+    r.v = x;
+    return r;
+  }
+  template <class M>
+  static bool all(M mask) {
+    for (int i = 0; i < W; ++i)
+      if (!mask[i]) return false;
+    return true;
+  }
+};
+
+}  // namespace gpsx
+
+#pragma GCC diagnostic pop
