@@ -6,7 +6,6 @@
 //
 // Usage: lqr_bench [max_M]   (default 1024; inputs take ~2.2 MB per condition)
 // Last output line: one JSON object with the figures.
-#include <omp.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_common.h"
 #include "gpsx/host/traj_opt.h"
 
 namespace {
@@ -128,23 +128,6 @@ double pass_flops(const lqr::Dims& d) {
   return d.T * (backward + forward);
 }
 
-double gemm_gflops(int threads) {
-  Eigen::setNbThreads(threads);
-  const int N = 512;
-  Eigen::MatrixXd A = Eigen::MatrixXd::Random(N, N), B = Eigen::MatrixXd::Random(N, N),
-                  C(N, N);
-  C.noalias() = A * B;  // warm up
-  int reps = 0;
-  const auto t0 = Clock::now();
-  do {
-    C.noalias() = A * B;
-    ++reps;
-  } while (seconds_since(t0) < 0.5);
-  const double t = seconds_since(t0);
-  if (C(0, 0) == 12345.678) std::puts("");  // keep C alive
-  return 2.0 * N * N * N * reps / t * 1e-9;
-}
-
 // Best-of-N time of one backward sweep and of one forward pass with KL (one condition).
 std::pair<double, double> phase_seconds(const Problems& p, int reps) {
   const lqr::Dims d = p.d;
@@ -239,7 +222,7 @@ int main(int argc, char** argv) {
   std::printf("lqr_bench: T=%d dX=%d dU=%d, %.2f MFLOP per backward+forward+KL pass, %d threads\n",
               d.T, d.dX, d.dU, flops * 1e-6, threads);
 
-  const double gemm1 = gemm_gflops(1);
+  const double gemm1 = gpsx::bench::gemm_gflops(512);
   std::printf("Eigen 512x512 double GEMM: %.2f GFLOP/s on 1 thread\n", gemm1);
 
   // one condition, one thread, sequential search
@@ -264,7 +247,7 @@ int main(int argc, char** argv) {
   std::printf("sequential M=64 on 1 thread: %.3f s, %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
               one_thread.seconds, 64 / one_thread.seconds, gflops_1t, 100 * gflops_1t / gemm1);
 
-  std::string rows;
+  gpsx::bench::json rows = gpsx::bench::json::array();
   double best_per_thread_fraction = 0;
   for (const auto search : {gpsx::EtaSearch::kSequential, gpsx::EtaSearch::kParallel}) {
     gpsx::TrajOptSettings s;
@@ -283,25 +266,35 @@ int main(int argc, char** argv) {
           "passes/condition, %6.2f GFLOP/s (%.0f%% of GEMM per thread), %d not ok\n",
           mode, M, r.seconds, M / r.seconds, r.max_passes, double(r.passes) / M, gflops,
           100 * fraction, r.failed);
-      char buf[320];
-      std::snprintf(buf, sizeof buf,
-                    "%s{\"mode\":\"%s\",\"M\":%d,\"seconds\":%.6g,\"conditions_per_s\":%.6g,"
-                    "\"sequential_passes\":%d,\"passes_per_condition\":%.4g,\"gflops\":%.4g,"
-                    "\"fraction_of_gemm_per_thread\":%.4g,\"not_ok\":%d}",
-                    rows.empty() ? "" : ",", mode, M, r.seconds, M / r.seconds, r.max_passes,
-                    double(r.passes) / M, gflops, fraction, r.failed);
-      rows += buf;
+      rows.push_back({{"mode", mode},
+                      {"M", M},
+                      {"seconds", r.seconds},
+                      {"conditions_per_s", M / r.seconds},
+                      {"sequential_passes", r.max_passes},
+                      {"passes_per_condition", double(r.passes) / M},
+                      {"gflops", gflops},
+                      {"fraction_of_gemm_per_thread", fraction},
+                      {"not_ok", r.failed}});
     }
   }
-  std::printf(
-      "{\"bench\":\"lqr\",\"T\":%d,\"dX\":%d,\"dU\":%d,\"threads\":%d,\"mflop_per_pass\":%.4g,"
-      "\"gemm_gflops_1thread\":%.4g,\"backward_ms\":%.4g,\"forward_kl_ms\":%.4g,"
-      "\"single_seconds\":%.6g,\"single_iterations\":%ld,"
-      "\"reference_seconds_same_iterations\":%.4g,\"speedup_vs_reference\":%.4g,"
-      "\"batched_M64_1thread_gflops\":%.4g,\"batched_M64_1thread_fraction_of_gemm\":%.4g,"
-      "\"best_batched_fraction_of_gemm_per_thread\":%.4g,\"batched\":[%s]}\n",
-      d.T, d.dX, d.dU, threads, flops * 1e-6, gemm1, bwd * 1e3, fwd * 1e3, single.seconds, single.passes,
-      ref_same_iters, speedup, gflops_1t, gflops_1t / gemm1, best_per_thread_fraction,
-      rows.c_str());
+  gpsx::bench::print_result_line({{"bench", "lqr"},
+                                  {"machine", gpsx::bench::machine_json()},
+                                  {"T", d.T},
+                                  {"dX", d.dX},
+                                  {"dU", d.dU},
+                                  {"threads", threads},
+                                  {"mflop_per_pass", flops * 1e-6},
+                                  {"gemm_gflops_1thread", gemm1},
+                                  {"backward_ms", bwd * 1e3},
+                                  {"forward_kl_ms", fwd * 1e3},
+                                  {"single_seconds", single.seconds},
+                                  {"single_iterations", single.passes},
+                                  {"reference_seconds_same_iterations", ref_same_iters},
+                                  {"speedup_vs_reference", speedup},
+                                  {"batched_M64_1thread_gflops", gflops_1t},
+                                  {"batched_M64_1thread_fraction_of_gemm", gflops_1t / gemm1},
+                                  {"best_batched_fraction_of_gemm_per_thread",
+                                   best_per_thread_fraction},
+                                  {"batched", rows}});
   return 0;
 }
