@@ -7,17 +7,14 @@
 #include <memory>
 #include <stdexcept>
 
-#include <Eigen/Core>
 
 #include "gpsx/kernels/dynamics_fit.h"
 #include "gpsx/kernels/gmm.h"
+#include "gpsx/kernels/lanes.h"
 
 namespace gpsx {
 namespace {
 
-using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Strided = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
-using StridedConst = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
@@ -106,6 +103,87 @@ FitReport make_report(int M) {
   r.status.assign(M, kOk);
   r.message.assign(M, "");
   return r;
+}
+
+// Fits steps t .. t + W - 1 of condition i as one SIMD pack: the same fit_prior_point on
+// lane-interleaved copies of the steps' scratch (gathered points, cluster weights, moment
+// sums), results scattered back. When a step cannot be gathered, or any lane fails a
+// check inside the kernel, the pack is redone one step at a time with the scalar functor,
+// so statuses and results equal the scalar path's.
+constexpr int kPackWidth = 4;
+using Pack = Lanes<double, kPackWidth>;
+
+struct PackScratch {
+  std::int64_t pts, mean, sigma, mu0, Y, Fm, fv, covar, wts, mu, center, eval_mu0, eval_Phi,
+      eval_m, eval_n0, size;
+  PackScratch(int N, int K, int dX, int dU, bool eval) {
+    const std::int64_t D = 2 * dX + dU, dXU = dX + dU;
+    pts = 0;                          // (N x D)
+    mean = pts + N * D;               // (D)
+    sigma = mean + D;                 // (D x D)
+    mu0 = sigma + D * D;              // (D)
+    Y = mu0 + D;                      // (dXU x dX)
+    Fm = Y + dXU * dX;                // (dX x dXU)
+    fv = Fm + dX * dXU;               // (dX)
+    covar = fv + dX;                  // (dX x dX)
+    wts = covar + dX * dX;            // (K)
+    mu = wts + K;                     // (K x D) broadcast
+    center = mu + K * D;              // (D) broadcast
+    eval_mu0 = center + D;            // (D)
+    eval_Phi = eval_mu0 + D;          // (D x D), only when the prior is returned
+    eval_m = eval_Phi + (eval ? D * D : 0);  // (1)
+    eval_n0 = eval_m + 1;             // (1)
+    size = eval_n0 + 1;
+  }
+};
+
+void fit_prior_pack(const dyn::FitPriorStep<double>& f, int i, int t, Pack* work) {
+  const int N = f.N, T = f.Tn, dX = f.dX, dU = f.dU, K = f.K, D = 2 * dX + dU, dXU = dX + dU;
+  const dyn::FitScratch L(N, K, dX, dU);
+  const bool eval = f.prior_mu0 || f.prior_Phi || f.prior_m || f.prior_n0;
+  const PackScratch P(N, K, dX, dU, eval);
+  bool ok = true;
+  for (int l = 0; l < kPackWidth; ++l) ok = f.gather(i, t + l) == kOk && ok;
+  if (!ok) {
+    for (int l = 0; l < kPackWidth; ++l) f(i, t + l);
+    return;
+  }
+  const double* base[kPackWidth];
+  for (int l = 0; l < kPackWidth; ++l)
+    base[l] = f.scratch + (static_cast<std::int64_t>(i) * (T - 1) + t + l) * L.size;
+  const auto interleave = [&](std::int64_t from, std::int64_t to, int n) {
+    for (int e = 0; e < n; ++e)
+      for (int l = 0; l < kPackWidth; ++l) work[to + e].set_lane(l, base[l][from + e]);
+  };
+  interleave(L.pts, P.pts, N * D);
+  interleave(L.wts, P.wts, K);
+  for (int e = 0; e < K * D; ++e) work[P.mu + e] = Pack(f.gmm_mu[i * K * D + e]);
+  for (int e = 0; e < D; ++e) work[P.center + e] = Pack(f.center[i * D + e]);
+  const std::uint32_t st = dyn::fit_prior_point<Pack>(
+      N, dX, dU, K, Pack(f.reg), Pack(f.strength), Pack(f.gmm_N0[i]), work + P.mu,
+      work + P.center, work + P.wts, f.B + static_cast<std::int64_t>(i) * K * D * D, work + P.pts, work + P.mean, work + P.sigma, work + P.mu0,
+      work + P.Y, work + P.Fm, work + P.fv, work + P.covar, eval ? work + P.eval_mu0 : nullptr,
+      eval ? work + P.eval_Phi : nullptr, eval ? work + P.eval_m : nullptr,
+      eval ? work + P.eval_n0 : nullptr);
+  if (st != kOk) {
+    for (int l = 0; l < kPackWidth; ++l) f(i, t + l);
+    return;
+  }
+  const auto scatter = [&](std::int64_t from, double* out, std::int64_t per_step, int n) {
+    if (!out) return;
+    for (int l = 0; l < kPackWidth; ++l) {
+      double* o = out + (static_cast<std::int64_t>(i) * T + t + l) * per_step;
+      for (int e = 0; e < n; ++e) o[e] = work[from + e].lane(l);
+    }
+  };
+  scatter(P.Fm, f.Fm, dX * dXU, dX * dXU);
+  scatter(P.fv, f.fv, dX, dX);
+  scatter(P.covar, f.dyn_covar, dX * dX, dX * dX);
+  scatter(P.eval_mu0, f.prior_mu0, D, D);
+  scatter(P.eval_Phi, f.prior_Phi, D * D, D * D);
+  scatter(P.eval_m, f.prior_m, 1, 1);
+  scatter(P.eval_n0, f.prior_n0, 1, 1);
+  for (int l = 0; l < kPackWidth; ++l) f.status[static_cast<std::int64_t>(i) * T + t + l] = kOk;
 }
 
 }  // namespace
@@ -212,7 +290,7 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
   const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   const auto pts = scratch_buffer(Mc * P * D);            // (Mc x (T-1) x N x D)
   const auto logobs = scratch_buffer(Mc * P * K);         // (Mc x (T-1) x N x K)
-  const auto B = scratch_buffer(Mc * K * DD);             // (Mc x K x D x D)
+  const auto B = scratch_buffer(Mc * K * DD);             // (Mc x D x D x K)
   const auto center = scratch_buffer(Mc * D);             // (Mc x D)
   std::vector<std::uint32_t> estep_status(Mc, kOk);                        // (Mc)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
@@ -233,31 +311,42 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
     for_each_2d(ex, mc, T - 1,
                 dyn::PriorWeightsStep<double>{N, T, K, S, L.logw, L.logwts, L.wts, logobs.get(),
                                               scratch.get()});
-    // Pass 2: sum_k w_k B_k for every step, one product per condition.
+    // Pass 2: centred moments B_k of every cluster, shared by the condition's steps.
     for (int i = 0; i < mc; ++i) gmm::mixture_center(K, D, mu + i * K * D, center.get() + i * D);
     for_each_2d(ex, mc, K,
                 dyn::CenteredMomentStep<double>{
                     K, D, mu, p.gmm.sigma.data() + static_cast<std::size_t>(m0) * K * DD,
                     center.get(), B.get()});
-#pragma omp parallel for num_threads(ex.threads) schedule(static)
-    for (int i = 0; i < mc; ++i) {
-      double* base = scratch.get() + static_cast<std::int64_t>(i) * (T - 1) * S;
-      const StridedConst w(base + L.wts, T - 1, K, Eigen::OuterStride<>(S));
-      const Eigen::Map<const RowMat> Bk(B.get() + i * K * DD, K, DD);
-      Strided(base + L.sigma, T - 1, DD, Eigen::OuterStride<>(S)).noalias() = w * Bk;
-    }
     // Pass 3: prior and MAP fit per step.
     const std::int64_t o = static_cast<std::int64_t>(m0) * T;
     dyn::FitPriorStep<double> step{N, T, dX, dU, K, s.regularization, s.strength,
                                    X + m0 * xs, U + m0 * us, mu, p.gmm.N0.data() + m0,
-                                   center.get(), Fm + o * dX * dXU, fv + o * dX,
+                                   center.get(), B.get(), Fm + o * dX * dXU, fv + o * dX,
                                    dyn_covar + o * dX * dX, scratch.get(),
                                    step_status.data() + o,
                                    eval.mu0 ? eval.mu0 + o * D : nullptr,
                                    eval.Phi ? eval.Phi + o * D * D : nullptr,
                                    eval.m ? eval.m + o : nullptr,
                                    eval.n0 ? eval.n0 + o : nullptr};
-    for_each_2d(ex, mc, T - 1, step);
+    if (s.simd_packs) {  // groups of kPackWidth steps; a short last group runs scalar
+      const int groups = (T - 1 + kPackWidth - 1) / kPackWidth;
+      const std::int64_t pack_size =
+          PackScratch(N, K, dX, dU, eval.mu0 || eval.Phi || eval.m || eval.n0).size;
+#pragma omp parallel num_threads(ex.threads)
+      {
+        const std::unique_ptr<Pack[]> work(new Pack[pack_size]);  // written before read
+#pragma omp for schedule(static)
+        for (int ig = 0; ig < mc * groups; ++ig) {
+          const int i = ig / groups, t = ig % groups * kPackWidth;
+          if (t + kPackWidth <= T - 1)
+            fit_prior_pack(step, i, t, work.get());
+          else
+            for (int u = t; u < T - 1; ++u) step(i, u);
+        }
+      }
+    } else {
+      for_each_2d(ex, mc, T - 1, step);
+    }
     for (int i = 0; i < mc; ++i) {
       const int m = m0 + i;
       if (estep_status[i] != kOk) {

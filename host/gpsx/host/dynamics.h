@@ -31,6 +31,9 @@ struct DynamicsPriorSettings {
   int min_samples_per_cluster = 20;
   int max_samples = 20;           // the prior keeps the newest max_samples - 1 trajectories
   double strength = 1.0;
+  // CPU executors fit 4 steps per SIMD pack (same kernels, bit-identical results);
+  // false fits one step at a time.
+  bool simd_packs = true;
   GmmSettings gmm;                // EM: 100 iterations, warm start, Philox seed
 };
 

@@ -210,12 +210,15 @@ GPS_HD GPS_INLINE T centered_moment_entry(T sigma_ij, T ai, T aj) {
   return sigma_ij + ai * aj;
 }
 
-// B (D x D) = sigma + (mu - c)(mu - c)^T for one cluster.
+// B (D x D) = sigma + (mu - c)(mu - c)^T for one cluster; entry (i, j) at
+// B[(i D + j) stride] (stride K interleaves the clusters of a (D x D x K) array).
 template <class T>
-GPS_HD void centered_second_moment(int D, const T* mu, const T* sigma, const T* c, T* B) {
+GPS_HD void centered_second_moment(int D, const T* mu, const T* sigma, const T* c, T* B,
+                                   int stride = 1) {
   for (int i = 0; i < D; ++i) {
     const T ai = mu[i] - c[i];
-    for (int j = 0; j < D; ++j) B[i * D + j] = centered_moment_entry(sigma[i * D + j], ai, mu[j] - c[j]);
+    for (int j = 0; j < D; ++j)
+      B[(i * D + j) * stride] = centered_moment_entry(sigma[i * D + j], ai, mu[j] - c[j]);
   }
 }
 
@@ -226,6 +229,39 @@ GPS_HD void mixture_mean(int K, int D, const T* mu, const T* wts, T* mu0) {
     T s = T(0);
     for (int k = 0; k < K; ++k) s += mu[k * D + i] * wts[k];
     mu0[i] = s;
+  }
+}
+
+// Lower triangle of Bw = sum_k w_k B_k (D x D, row stride ldp) over the clusters' centred
+// moments B (D x D x K, clusters innermost), summed in cluster order. B may hold plain
+// scalars while T is a SIMD pack of several query sets (lanes.h) sharing the clusters.
+// Four entries at a time: independent sums hide the add latency.
+template <class T, class S>
+GPS_HD void weighted_moment_sum(int K, int D, const T* wts, const S* B, T* Bw, int ldp) {
+  for (int i = 0; i < D; ++i) {
+    int j = 0;
+    for (; j + 3 <= i; j += 4) {
+      const S* b = B + (i * D + j) * K;
+      T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+      for (int k = 0; k < K; ++k) {
+        const T w = wts[k];
+        s0 += w * T(b[k]);
+        s1 += w * T(b[K + k]);
+        s2 += w * T(b[2 * K + k]);
+        s3 += w * T(b[3 * K + k]);
+      }
+      T* out = Bw + i * ldp + j;
+      out[0] = s0;
+      out[1] = s1;
+      out[2] = s2;
+      out[3] = s3;
+    }
+    for (; j <= i; ++j) {
+      const S* b = B + (i * D + j) * K;
+      T s = T(0);
+      for (int k = 0; k < K; ++k) s += wts[k] * T(b[k]);
+      Bw[i * ldp + j] = s;
+    }
   }
 }
 
