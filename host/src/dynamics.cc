@@ -8,6 +8,8 @@
 #include <stdexcept>
 
 
+#include "gmm_device.h"
+#include "gpsx/host/exec_buffer.h"
 #include "gpsx/kernels/dynamics_fit.h"
 #include "gpsx/kernels/gmm.h"
 #include "gpsx/kernels/lanes.h"
@@ -18,13 +20,6 @@ namespace {
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
-}
-
-void require_cpu(const Executor& ex, const char* fn) {
-  if (ex.is_cuda())
-    throw std::invalid_argument(std::string(fn) +
-                                ": takes host buffers; the CUDA path (device buffers, cuBLAS "
-                                "E-step) is not implemented yet; use a cpu executor");
 }
 
 std::string dims(std::initializer_list<long long> d) {
@@ -186,6 +181,92 @@ void fit_prior_pack(const dyn::FitPriorStep<double>& f, int i, int t, Pack* work
   for (int l = 0; l < kPackWidth; ++l) f.status[static_cast<std::int64_t>(i) * T + t + l] = kOk;
 }
 
+// Copies of host arrays in executor memory for the CUDA paths (host buffers in and out).
+std::unique_ptr<ExecBuffer<double>> on_device(const Executor& ex, const double* host,
+                                               std::size_t n) {
+  auto b = std::make_unique<ExecBuffer<double>>(ex, std::max<std::size_t>(n, 1));
+  if (host) upload(ex, host, n, b->data());
+  return b;
+}
+
+// An optional output: a device buffer when the caller asked for it, else null.
+struct OptionalOut {
+  std::unique_ptr<ExecBuffer<double>> buf;
+  double* host;
+  std::size_t n;
+  OptionalOut(const Executor& ex, double* h, std::size_t count) : host(h), n(count) {
+    if (h) buf = std::make_unique<ExecBuffer<double>>(ex, count);
+  }
+  double* data() { return buf ? buf->data() : nullptr; }
+  void fetch(const Executor& ex) {
+    if (buf) download(ex, buf->data(), n, host);
+  }
+};
+
+// dynamics_fit_prior on the CUDA executor: the fit points' E-step on the GPU (batched
+// Cholesky + GEMM, detail::gmm_estep_device), then the same per-(m, t) functors as the CPU
+// path; outputs are zero-initialised device buffers, so step T-1 comes back as zero.
+FitReport fit_prior_device(const Executor& ex, const DynamicsPriorSettings& s,
+                           const DynamicsPrior& p, int N, const double* X, const double* U,
+                           double* Fm, double* fv, double* dyn_covar, const PriorEvalOut& eval) {
+  const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
+  const std::size_t MT = static_cast<std::size_t>(M) * T, DD = static_cast<std::size_t>(D) * D;
+  const std::size_t P = static_cast<std::size_t>(N) * (T - 1);
+  const dyn::FitScratch L(N, K, dX, dU);
+  const auto Xd = on_device(ex, X, static_cast<std::size_t>(M) * N * T * dX);   // (M x N x T x dX)
+  const auto Ud = on_device(ex, U, static_cast<std::size_t>(M) * N * T * dU);   // (M x N x T x dU)
+  const auto mu = on_device(ex, p.gmm.mu.data(), p.gmm.mu.size());             // (M x K x D)
+  const auto sigma = on_device(ex, p.gmm.sigma.data(), p.gmm.sigma.size());    // (M x K x D x D)
+  const auto logmass = on_device(ex, p.gmm.logmass.data(), p.gmm.logmass.size());  // (M x K)
+  const auto N0 = on_device(ex, p.gmm.N0.data(), p.gmm.N0.size());             // (M)
+  const auto pts = on_device(ex, nullptr, M * P * D);                          // (M x (T-1) x N x D)
+  const auto logobs = on_device(ex, nullptr, M * P * K);                       // (M x (T-1) x N x K)
+  const auto scratch = on_device(ex, nullptr, static_cast<std::size_t>(M) * (T - 1) * L.size);
+  const auto center = on_device(ex, nullptr, static_cast<std::size_t>(M) * D);  // (M x D)
+  const auto B = on_device(ex, nullptr, static_cast<std::size_t>(M) * K * DD);  // (M x D x D x K)
+  const auto Fmd = on_device(ex, nullptr, MT * dX * dXU);                       // (M x T x dX x dXU)
+  const auto fvd = on_device(ex, nullptr, MT * dX);                             // (M x T x dX)
+  const auto covd = on_device(ex, nullptr, MT * dX * dX);                       // (M x T x dX x dX)
+  OptionalOut e_mu0(ex, eval.mu0, MT * D), e_Phi(ex, eval.Phi, MT * DD), e_m(ex, eval.m, MT),
+      e_n0(ex, eval.n0, MT);
+  ExecBuffer<std::uint32_t> estep_status(ex, M);                                // (M)
+  ExecBuffer<std::uint32_t> step_status(ex, MT);                                // (M x T)
+
+  for_each_2d(ex, M, T - 1, dyn::GatherStepsStep<double>{N, T, dX, dU, Xd->data(), Ud->data(),
+                                                         pts->data()});
+  detail::gmm_estep_device(ex, M, K, static_cast<int>(P), D, pts->data(), mu->data(),
+                           sigma->data(), logmass->data(), logobs->data(), estep_status.data());
+  for_each_2d(ex, M, T - 1,
+              dyn::PriorWeightsStep<double>{N, T, K, L.size, L.logw, L.logwts, L.wts,
+                                            logobs->data(), scratch->data()});
+  for_each(ex, M, dyn::MixtureCenterStep<double>{K, D, mu->data(), center->data()});
+  for_each_2d(ex, M, K, dyn::CenteredMomentStep<double>{K, D, mu->data(), sigma->data(),
+                                                        center->data(), B->data()});
+  for_each_2d(ex, M, T - 1,
+              dyn::FitPriorStep<double>{N, T, dX, dU, K, s.regularization, s.strength,
+                                        Xd->data(), Ud->data(), mu->data(), N0->data(),
+                                        center->data(), B->data(), Fmd->data(), fvd->data(),
+                                        covd->data(), scratch->data(), step_status.data(),
+                                        e_mu0.data(), e_Phi.data(), e_m.data(), e_n0.data()});
+  download(ex, Fmd->data(), MT * dX * dXU, Fm);
+  download(ex, fvd->data(), MT * dX, fv);
+  download(ex, covd->data(), MT * dX * dX, dyn_covar);
+  for (OptionalOut* o : {&e_mu0, &e_Phi, &e_m, &e_n0}) o->fetch(ex);
+  std::vector<std::uint32_t> est(M), st(MT);
+  download(ex, estep_status.data(), M, est.data());
+  download(ex, step_status.data(), MT, st.data());
+  FitReport rep = make_report(M);
+  for (int m = 0; m < M; ++m) {
+    if (est[m] != kOk) {
+      rep.status[m] |= est[m];
+      rep.message[m] = "condition " + std::to_string(m) +
+                       ": a GMM prior covariance is not positive definite";
+    }
+    fold_step_status(m, T, st.data(), rep);
+  }
+  return rep;
+}
+
 }  // namespace
 
 bool FitReport::all_ok() const {
@@ -221,7 +302,6 @@ int dynamics_prior_clusters(const DynamicsPriorSettings& s, int Ntraj, int T) {
 GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSettings& s,
                                       DynamicsPrior& p, int N, const double* X,
                                       const double* U, const int* init_assignment) {
-  require_cpu(ex, "dynamics_prior_update");
   require(p.M >= 1, "dynamics_prior_update: prior not created (use make_dynamics_prior)");
   require(N >= 1, "dynamics_prior_update: need N >= 1 trajectories, got " + std::to_string(N));
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D();
@@ -270,10 +350,10 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
                              const DynamicsPrior& p, int N, const double* X, const double* U,
                              double* Fm, double* fv, double* dyn_covar,
                              const PriorEvalOut& eval) {
-  require_cpu(ex, "dynamics_fit_prior");
   require(p.gmm.initialised() && p.gmm.M == p.M,
           "dynamics_fit_prior: the prior's GMM has not been fitted (call dynamics_prior_update)");
   require(N >= 1, "dynamics_fit_prior: need N >= 1 trajectories, got " + std::to_string(N));
+  if (ex.is_cuda()) return fit_prior_device(ex, s, p, N, X, U, Fm, fv, dyn_covar, eval);
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
   zero_last_step(M, T, dX, fv);
@@ -363,15 +443,34 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
 FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int dU,
                           const double* X, const double* U, double regularization, double* Fm,
                           double* fv, double* dyn_covar) {
-  require_cpu(ex, "dynamics_fit_lr");
   require(M >= 1 && N >= 1 && T >= 2 && dX >= 1 && dU >= 0,
           "dynamics_fit_lr: need (M, N, T, dX, dU) >= (1, 1, 2, 1, 0), got " +
               dims({M, N, T, dX, dU}));
   const int dXU = dX + dU;
+  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
+  if (ex.is_cuda()) {  // host buffers in and out; zeroed device outputs give step T-1 = 0
+    const std::size_t MT = static_cast<std::size_t>(M) * T;
+    const auto Xd = on_device(ex, X, MT * N * dX), Ud = on_device(ex, U, MT * N * dU);
+    const auto Fmd = on_device(ex, nullptr, MT * dX * dXU), fvd = on_device(ex, nullptr, MT * dX),
+               covd = on_device(ex, nullptr, MT * dX * dX),
+               scratch = on_device(ex, nullptr, static_cast<std::size_t>(M) * (T - 1) * S);
+    ExecBuffer<std::uint32_t> st(ex, MT);  // (M x T)
+    for_each_2d(ex, M, T - 1,
+                dyn::FitLrStep<double>{N, T, dX, dU, regularization, Xd->data(), Ud->data(),
+                                       Fmd->data(), fvd->data(), covd->data(), scratch->data(),
+                                       st.data()});
+    download(ex, Fmd->data(), MT * dX * dXU, Fm);
+    download(ex, fvd->data(), MT * dX, fv);
+    download(ex, covd->data(), MT * dX * dX, dyn_covar);
+    std::vector<std::uint32_t> st_h(MT);
+    download(ex, st.data(), MT, st_h.data());
+    FitReport rep = make_report(M);
+    for (int m = 0; m < M; ++m) fold_step_status(m, T, st_h.data(), rep);
+    return rep;
+  }
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
   zero_last_step(M, T, dX, fv);
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
-  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
   const int Mc = chunk_conditions(M, (T - 1) * S);
   const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
@@ -393,7 +492,6 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
                                  const DynamicsPrior* prior, int M, int N, int T, int dX,
                                  const double* X, double initial_state_var, double* x0mu,
                                  double* x0sigma, const InitialStatePriorOut& out) {
-  require_cpu(ex, "dynamics_initial_state");
   require(M >= 1 && N >= 1 && T >= 1 && dX >= 1,
           "dynamics_initial_state: need (M, N, T, dX) >= 1, got " + dims({M, N, T, dX}));
   if (prior)
@@ -402,13 +500,34 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
                 dims({prior->M, prior->T, prior->dX}) + ", batch " + dims({M, T, dX}));
   FitReport rep = make_report(M);
   const bool use_prior = prior && prior->count > 0;
-  dyn::InitialStateStep<double> step{N, T, dX, X,
-                                     use_prior ? prior->count : 0,
-                                     use_prior ? prior->capacity : 0,
-                                     use_prior ? prior->X.data() : nullptr,
-                                     s.strength, initial_state_var, x0mu, x0sigma,
-                                     out.mu0, out.Phi, out.m, out.n0, rep.status.data()};
-  for_each(ex, M, step);
+  if (ex.is_cuda()) {  // host buffers in and out
+    const std::size_t MD = static_cast<std::size_t>(M) * dX;
+    const auto Xd = on_device(ex, X, MD * N * T);
+    const auto Xp = on_device(ex, use_prior ? prior->X.data() : nullptr,
+                              use_prior ? prior->X.size() : 0);
+    const auto mu = on_device(ex, nullptr, MD), sig = on_device(ex, nullptr, MD * dX);
+    OptionalOut o_mu0(ex, out.mu0, MD), o_Phi(ex, out.Phi, MD * dX), o_m(ex, out.m, M),
+        o_n0(ex, out.n0, M);
+    ExecBuffer<std::uint32_t> st(ex, M);  // (M)
+    for_each(ex, M,
+             dyn::InitialStateStep<double>{N, T, dX, Xd->data(), use_prior ? prior->count : 0,
+                                           use_prior ? prior->capacity : 0,
+                                           use_prior ? Xp->data() : nullptr, s.strength,
+                                           initial_state_var, mu->data(), sig->data(),
+                                           o_mu0.data(), o_Phi.data(), o_m.data(), o_n0.data(),
+                                           st.data()});
+    download(ex, mu->data(), MD, x0mu);
+    download(ex, sig->data(), MD * dX, x0sigma);
+    for (OptionalOut* o : {&o_mu0, &o_Phi, &o_m, &o_n0}) o->fetch(ex);
+    download(ex, st.data(), M, rep.status.data());
+  } else {
+    for_each(ex, M,
+             dyn::InitialStateStep<double>{N, T, dX, X, use_prior ? prior->count : 0,
+                                           use_prior ? prior->capacity : 0,
+                                           use_prior ? prior->X.data() : nullptr, s.strength,
+                                           initial_state_var, x0mu, x0sigma, out.mu0, out.Phi,
+                                           out.m, out.n0, rep.status.data()});
+  }
   for (int m = 0; m < M; ++m)
     if (rep.status[m] != kOk)
       rep.message[m] = "condition " + std::to_string(m) + ": " + status_name(rep.status[m]) +

@@ -294,6 +294,31 @@ struct FitPriorStep {
   }
 };
 
+// Points of step t of condition m for the fit's E-step: pts (M x (T-1) x N x D), t-major.
+template <class T>
+struct GatherStepsStep {
+  int N, Tn, dX, dU;
+  const T* X;              // (M x N x T x dX)
+  const T* U;              // (M x N x T x dU)
+  T* pts;                  // (M x (T-1) x N x (2 dX + dU))
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
+    const int D = 2 * dX + dU;
+    gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
+                       U + m * N * Tn * dU, pts + (m * (Tn - 1) + t) * N * D);
+  }
+};
+
+// Unweighted centre of the cluster means of condition m (gmm::mixture_center).
+template <class T>
+struct MixtureCenterStep {
+  int K, D;
+  const T* mu;             // (M x K x D)
+  T* center;               // (M x D)
+
+  GPS_HD void operator()(std::int64_t m) const { gmm::mixture_center(K, D, mu + m * K * D, center + m * D); }
+};
+
 // Initial-state distribution of one condition (Algorithm._update_dynamics, pitfall 12):
 //   x0mu = mean of the batch's x_0, x0sigma = diag(max(var(x_0), init_var)) and, with a
 //   prior data set of Np trajectories (DynamicsPriorGMM.initial_state):
