@@ -18,7 +18,8 @@ void gemm_strided_batched(Stream stream, bool trans_a, bool trans_b, int m, int 
                           std::int64_t stride_c, int batch);
 
 // In-place lower Cholesky factors of `batch` row-major SPD matrices A (batch x n x n,
-// contiguous), lower triangle read; the strict upper triangle is left as it was.
+// contiguous), lower triangle read; the strict upper triangle is cuSOLVER workspace
+// afterwards (garbage).
 // info (batch, device memory): 0, or the order of the first non-positive leading minor.
 void cholesky_lower_batched(Stream stream, int n, double* A, int batch, int* info);
 
