@@ -234,8 +234,10 @@ FitReport fit_prior_device(const Executor& ex, const DynamicsPriorSettings& s,
 
   for_each_2d(ex, M, T - 1, dyn::GatherStepsStep<double>{N, T, dX, dU, Xd->data(), Ud->data(),
                                                          pts->data()});
+  detail::EstepDeviceWork work;
   detail::gmm_estep_device(ex, M, K, static_cast<int>(P), D, pts->data(), mu->data(),
-                           sigma->data(), logmass->data(), logobs->data(), estep_status.data());
+                           sigma->data(), logmass->data(), logobs->data(), estep_status.data(),
+                           work);
   for_each_2d(ex, M, T - 1,
               dyn::PriorWeightsStep<double>{N, T, K, L.size, L.logw, L.logwts, L.wts,
                                             logobs->data(), scratch->data()});

@@ -173,7 +173,9 @@ void em_device(const Executor& ex, GmmState& g, int M, int P, int D, const doubl
   ExecBuffer<int> active_d(ex, M);             // (M)
   ExecBuffer<double> col_lse(ex, MK);          // (M x K)
   ExecBuffer<double> W(ex, MK * P);            // (M x K x P)
-  ExecBuffer<double> Xw(ex, MK * PD);          // (M x K x P x D)
+  detail::EstepDeviceWork work;
+  work.resize(ex, M, K, P, D);
+  double* Xw = work.R.data();  // (M x K x P x D) sqrt-weighted points; the E-step is done with R
   ExecBuffer<double> mu_new(ex, MK * D);       // (M x K x D)
   ExecBuffer<double> XX(ex, MK * DD);          // (M x K x D x D)
   upload(ex, data, M * PD, X.data());
@@ -189,7 +191,7 @@ void em_device(const Executor& ex, GmmState& g, int M, int P, int D, const doubl
   for (int it = 0; it < maxit; ++it) {
     if (std::none_of(active.begin(), active.end(), [](int a) { return a != 0; })) break;
     detail::gmm_estep_device(ex, M, K, P, D, X.data(), mu.data(), sigma.data(), logmass.data(),
-                             logobs.data(), est.data());
+                             logobs.data(), est.data(), work);
     for_each(ex, M, gmm::EmLoglikStep<double>{P, K, logobs.data(), logw.data(), ll.data()});
     download(ex, ll.data(), M, ll_h.data());
     download(ex, est.data(), M, est_h.data());
@@ -224,11 +226,11 @@ void em_device(const Executor& ex, GmmState& g, int M, int P, int D, const doubl
                                                logmass.data(), mass.data()});
     for_each_2d(ex, M, P, gmm::MstepWeightStep<double>{P, K, D, active_d.data(), X.data(),
                                                        logw.data(), col_lse.data(), mass.data(),
-                                                       W.data(), Xw.data()});
+                                                       W.data(), Xw});
     // mu_m (K x D) = W_m (K x P) X_m (P x D); XX_mk (D x D) = Xw_mk^T Xw_mk.
     cuda::gemm_strided_batched(ex.stream, false, false, K, D, P, W.data(), P, PK, X.data(), D,
                                PD, 0.0, mu_new.data(), D, K * D, M);
-    cuda::gemm_strided_batched(ex.stream, true, false, D, D, P, Xw.data(), D, PD, Xw.data(), D,
+    cuda::gemm_strided_batched(ex.stream, true, false, D, D, P, Xw, D, PD, Xw, D,
                                PD, 0.0, XX.data(), D, DD, static_cast<int>(MK));
     for_each_2d(ex, M, K, gmm::MstepCovarianceStep<double>{K, D, active_d.data(), mu_new.data(),
                                                            XX.data(), mu.data(), sigma.data()});
@@ -261,17 +263,14 @@ namespace detail {
 
 void gmm_estep_device(const Executor& ex, int M, int K, int P, int D, const double* X,
                       const double* mu, const double* sigma, const double* logmass,
-                      double* logobs, std::uint32_t* status) {
+                      double* logobs, std::uint32_t* status, EstepDeviceWork& w) {
 #if GPSX_HAVE_CUDA
   const std::size_t MK = static_cast<std::size_t>(M) * K, DD = static_cast<std::size_t>(D) * D;
   const std::size_t PD = static_cast<std::size_t>(P) * D;
-  ExecBuffer<double> chol(ex, MK * DD);       // (M x K x D x D)
-  ExecBuffer<double> Linv(ex, MK * DD);       // (M x K x D x D)
-  ExecBuffer<double> logc(ex, MK);            // (M x K)
-  ExecBuffer<double> R(ex, MK * PD);          // (M x K x P x D) residuals
-  ExecBuffer<double> Z(ex, MK * PD);          // (M x K x P x D) whitened residuals
-  ExecBuffer<int> info(ex, MK);               // (M x K)
-  ExecBuffer<std::uint32_t> cst(ex, MK);      // (M x K)
+  w.resize(ex, M, K, P, D);
+  ExecBuffer<double>&chol = w.chol, &Linv = w.Linv, &logc = w.logc, &R = w.R, &Z = w.Z;
+  ExecBuffer<int>& info = w.info;
+  ExecBuffer<std::uint32_t>& cst = w.status;
   cuda::copy(chol.data(), sigma, MK * DD * sizeof(double), cuda::CopyKind::kDeviceToDevice,
              ex.stream);
   cuda::cholesky_lower_batched(ex.stream, D, chol.data(), static_cast<int>(MK), info.data());
@@ -286,7 +285,7 @@ void gmm_estep_device(const Executor& ex, int M, int K, int P, int D, const doub
   for_each(ex, M, gmm::EstepStatusStep{K, cst.data(), status});
 #else
   (void)ex, (void)M, (void)K, (void)P, (void)D, (void)X, (void)mu, (void)sigma, (void)logmass,
-      (void)logobs, (void)status;
+      (void)logobs, (void)status, (void)w;
   throw_cuda_not_built();
 #endif
 }
@@ -466,8 +465,9 @@ void gmm_estep(const Executor& ex, const GmmState& g, int m_begin, int m_count, 
     upload(ex, g.mu.data() + m0K * D, MK * D, mu.data());
     upload(ex, g.sigma.data() + m0K * D * D, MK * D * D, sigma.data());
     upload(ex, g.logmass.data() + m0K, MK, logmass.data());
+    detail::EstepDeviceWork work;
     detail::gmm_estep_device(ex, m_count, K, P, D, X.data(), mu.data(), sigma.data(),
-                             logmass.data(), lo.data(), st.data());
+                             logmass.data(), lo.data(), st.data(), work);
     download(ex, lo.data(), lo.size(), logobs);
     if (status) download(ex, st.data(), st.size(), status);
     return;
