@@ -482,6 +482,31 @@ TEST(DynamicsFit, SimdPacksMatchScalarBitwise) {
   }
 }
 
+// The right-looking Cholesky of the fit equals la::cholesky_lower bitwise, and fails
+// the same way on a matrix that is not positive definite.
+TEST(DynamicsFit, RowCholeskyMatchesCholeskyLowerBitwise) {
+  const int n = 33, ld = 40;  // row stride larger than n, like the fit's D
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> G(n * n), A(n * ld, 7.0);
+  for (double& v : G) v = g(rng);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = i == j ? 1e-3 : 0.0;
+      for (int p = 0; p < n; ++p) s += G[i * n + p] * G[j * n + p];
+      A[i * ld + j] = s;
+    }
+  std::vector<double> L1 = A, L2 = A;
+  ASSERT_EQ(la::cholesky_lower(n, L1.data(), ld), kOk);
+  ASSERT_EQ(la::cholesky_lower_rows(n, L2.data(), ld), kOk);
+  EXPECT_EQ(std::memcmp(L1.data(), L2.data(), L1.size() * sizeof(double)), 0);
+  A[20 * ld + 20] = -1.0;
+  L1 = A;
+  L2 = A;
+  EXPECT_EQ(la::cholesky_lower(n, L1.data(), ld), kNotPositiveDefinite);
+  EXPECT_EQ(la::cholesky_lower_rows(n, L2.data(), ld), kNotPositiveDefinite);
+}
+
 TEST(DynamicsPrior, ClusterCountAndTrimming) {
   DynamicsPriorSettings s;
   s.max_clusters = 20;
