@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -435,6 +436,75 @@ TEST(DynamicsFit, FloatKernelMatchesDouble) {
   EXPECT_TRUE(near_rel(upto(widen(Fmf), dX * dXU), upto(Fm, dX * dXU), 1e-4, 1e-300, "Fm"));
   EXPECT_TRUE(near_rel(upto(widen(fvf), dX), upto(fv, dX), 1e-4, 1e-300, "fv"));
   EXPECT_TRUE(near_rel(upto(widen(covf), dX * dX), upto(cov, dX * dX), 1e-3, 1e-300, "cov"));
+}
+
+// The CPU fit runs 4 steps per SIMD pack; it must equal the one-step-at-a-time path
+// bitwise, prior evaluation included, also when a step cannot be fitted (NaN) and its
+// pack falls back to scalar steps.
+TEST(DynamicsFit, SimdPacksMatchScalarBitwise) {
+  LinearSystem sys;
+  sys.T = 14;  // 13 fitted steps: three packs and a scalar tail
+  const int dXU = sys.dX + sys.dU, T = sys.T, dX = sys.dX, dU = sys.dU, N = 5, M = 2;
+  const int D = 2 * dX + dU;
+  std::vector<double> Xb, Ub;
+  for (int m = 0; m < M; ++m) {
+    std::vector<double> X, U;
+    sys.sample(N, 20 + m, X, U);
+    Xb.insert(Xb.end(), X.begin(), X.end());
+    Ub.insert(Ub.end(), U.begin(), U.end());
+  }
+  DynamicsPriorSettings s;
+  s.min_samples_per_cluster = 10;
+  DynamicsPrior prior = make_dynamics_prior(M, T, dX, dU, s);
+  const auto g = dynamics_prior_update(cpu_executor(1), s, prior, N, Xb.data(), Ub.data());
+  for (int m = 0; m < M; ++m) ASSERT_EQ(g.status[m], kOk) << g.message[m];
+  std::vector<double> batch = Xb;
+  batch[((1 * N + 2) * T + 5) * dX + 1] = std::nan("");  // condition 1, steps 4 and 5
+  for (const std::vector<double>* X : {&Xb, &batch}) {
+    std::vector<double> out[2];
+    std::vector<std::uint32_t> status[2];
+    for (int packs = 0; packs < 2; ++packs) {
+      s.simd_packs = packs == 1;
+      std::vector<double> Fm(M * T * dX * dXU), fv(M * T * dX), cov(M * T * dX * dX),
+          mu0(M * T * D), Phi(M * T * D * D), mm(M * T), n0(M * T);
+      const auto rep = dynamics_fit_prior(cpu_executor(1), s, prior, N, X->data(), Ub.data(),
+                                          Fm.data(), fv.data(), cov.data(),
+                                          {mu0.data(), Phi.data(), mm.data(), n0.data()});
+      status[packs] = rep.status;
+      for (const auto* v : {&Fm, &fv, &cov, &mu0, &Phi, &mm, &n0})
+        out[packs].insert(out[packs].end(), v->begin(), v->end());
+    }
+    EXPECT_EQ(status[0], status[1]);
+    if (X == &Xb) EXPECT_EQ(status[1], std::vector<std::uint32_t>(M, kOk));
+    else EXPECT_NE(status[1][1] & kNonFinite, 0u);
+    ASSERT_EQ(out[0].size(), out[1].size());
+    EXPECT_EQ(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(double)), 0);
+  }
+}
+
+// The right-looking Cholesky of the fit equals la::cholesky_lower bitwise, and fails
+// the same way on a matrix that is not positive definite.
+TEST(DynamicsFit, RowCholeskyMatchesCholeskyLowerBitwise) {
+  const int n = 33, ld = 40;  // row stride larger than n, like the fit's D
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> G(n * n), A(n * ld, 7.0);
+  for (double& v : G) v = g(rng);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = i == j ? 1e-3 : 0.0;
+      for (int p = 0; p < n; ++p) s += G[i * n + p] * G[j * n + p];
+      A[i * ld + j] = s;
+    }
+  std::vector<double> L1 = A, L2 = A;
+  ASSERT_EQ(la::cholesky_lower(n, L1.data(), ld), kOk);
+  ASSERT_EQ(la::cholesky_lower_rows(n, L2.data(), ld), kOk);
+  EXPECT_EQ(std::memcmp(L1.data(), L2.data(), L1.size() * sizeof(double)), 0);
+  A[20 * ld + 20] = -1.0;
+  L1 = A;
+  L2 = A;
+  EXPECT_EQ(la::cholesky_lower(n, L1.data(), ld), kNotPositiveDefinite);
+  EXPECT_EQ(la::cholesky_lower_rows(n, L2.data(), ld), kNotPositiveDefinite);
 }
 
 TEST(DynamicsPrior, ClusterCountAndTrimming) {

@@ -12,4 +12,16 @@
   GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::ClusterFactorStep<T>)
 
 GPSX_DYNAMICS_INSTANTIATE(double)
+
+// Device path of the GMM EM and the fit's E-step (double only, like the host API).
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::GatherStepsStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::MixtureCenterStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::EstepFactorStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::EstepResidualStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::EstepLogobsStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::gmm::EstepStatusStep)
+GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::gmm::EmLoglikStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::gmm::MstepMassStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::MstepWeightStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::MstepCovarianceStep<double>)
 GPSX_DYNAMICS_INSTANTIATE(float)

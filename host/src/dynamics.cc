@@ -7,27 +7,19 @@
 #include <memory>
 #include <stdexcept>
 
-#include <Eigen/Core>
 
+#include "gmm_device.h"
+#include "gpsx/host/exec_buffer.h"
 #include "gpsx/kernels/dynamics_fit.h"
 #include "gpsx/kernels/gmm.h"
+#include "gpsx/kernels/lanes.h"
 
 namespace gpsx {
 namespace {
 
-using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Strided = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
-using StridedConst = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
-}
-
-void require_cpu(const Executor& ex, const char* fn) {
-  if (ex.is_cuda())
-    throw std::invalid_argument(std::string(fn) +
-                                ": takes host buffers; the CUDA path (device buffers, cuBLAS "
-                                "E-step) is not implemented yet; use a cpu executor");
 }
 
 std::string dims(std::initializer_list<long long> d) {
@@ -108,6 +100,175 @@ FitReport make_report(int M) {
   return r;
 }
 
+// Fits steps t .. t + W - 1 of condition i as one SIMD pack: the same fit_prior_point on
+// lane-interleaved copies of the steps' scratch (gathered points, cluster weights, moment
+// sums), results scattered back. When a step cannot be gathered, or any lane fails a
+// check inside the kernel, the pack is redone one step at a time with the scalar functor,
+// so statuses and results equal the scalar path's.
+constexpr int kPackWidth = 4;
+using Pack = Lanes<double, kPackWidth>;
+
+struct PackScratch {
+  std::int64_t pts, mean, sigma, mu0, Y, Fm, fv, covar, wts, mu, center, eval_mu0, eval_Phi,
+      eval_m, eval_n0, size;
+  PackScratch(int N, int K, int dX, int dU, bool eval) {
+    const std::int64_t D = 2 * dX + dU, dXU = dX + dU;
+    pts = 0;                          // (N x D)
+    mean = pts + N * D;               // (D)
+    sigma = mean + D;                 // (D x D)
+    mu0 = sigma + D * D;              // (D)
+    Y = mu0 + D;                      // (dXU x dX)
+    Fm = Y + dXU * dX;                // (dX x dXU)
+    fv = Fm + dX * dXU;               // (dX)
+    covar = fv + dX;                  // (dX x dX)
+    wts = covar + dX * dX;            // (K)
+    mu = wts + K;                     // (K x D) broadcast
+    center = mu + K * D;              // (D) broadcast
+    eval_mu0 = center + D;            // (D)
+    eval_Phi = eval_mu0 + D;          // (D x D), only when the prior is returned
+    eval_m = eval_Phi + (eval ? D * D : 0);  // (1)
+    eval_n0 = eval_m + 1;             // (1)
+    size = eval_n0 + 1;
+  }
+};
+
+void fit_prior_pack(const dyn::FitPriorStep<double>& f, int i, int t, Pack* work) {
+  const int N = f.N, T = f.Tn, dX = f.dX, dU = f.dU, K = f.K, D = 2 * dX + dU, dXU = dX + dU;
+  const dyn::FitScratch L(N, K, dX, dU);
+  const bool eval = f.prior_mu0 || f.prior_Phi || f.prior_m || f.prior_n0;
+  const PackScratch P(N, K, dX, dU, eval);
+  bool ok = true;
+  for (int l = 0; l < kPackWidth; ++l) ok = f.gather(i, t + l) == kOk && ok;
+  if (!ok) {
+    for (int l = 0; l < kPackWidth; ++l) f(i, t + l);
+    return;
+  }
+  const double* base[kPackWidth];
+  for (int l = 0; l < kPackWidth; ++l)
+    base[l] = f.scratch + (static_cast<std::int64_t>(i) * (T - 1) + t + l) * L.size;
+  const auto interleave = [&](std::int64_t from, std::int64_t to, int n) {
+    for (int e = 0; e < n; ++e)
+      for (int l = 0; l < kPackWidth; ++l) work[to + e].set_lane(l, base[l][from + e]);
+  };
+  interleave(L.pts, P.pts, N * D);
+  interleave(L.wts, P.wts, K);
+  for (int e = 0; e < K * D; ++e) work[P.mu + e] = Pack(f.gmm_mu[i * K * D + e]);
+  for (int e = 0; e < D; ++e) work[P.center + e] = Pack(f.center[i * D + e]);
+  const std::uint32_t st = dyn::fit_prior_point<Pack>(
+      N, dX, dU, K, Pack(f.reg), Pack(f.strength), Pack(f.gmm_N0[i]), work + P.mu,
+      work + P.center, work + P.wts, f.B + static_cast<std::int64_t>(i) * K * D * D, work + P.pts, work + P.mean, work + P.sigma, work + P.mu0,
+      work + P.Y, work + P.Fm, work + P.fv, work + P.covar, eval ? work + P.eval_mu0 : nullptr,
+      eval ? work + P.eval_Phi : nullptr, eval ? work + P.eval_m : nullptr,
+      eval ? work + P.eval_n0 : nullptr);
+  if (st != kOk) {
+    for (int l = 0; l < kPackWidth; ++l) f(i, t + l);
+    return;
+  }
+  const auto scatter = [&](std::int64_t from, double* out, std::int64_t per_step, int n) {
+    if (!out) return;
+    for (int l = 0; l < kPackWidth; ++l) {
+      double* o = out + (static_cast<std::int64_t>(i) * T + t + l) * per_step;
+      for (int e = 0; e < n; ++e) o[e] = work[from + e].lane(l);
+    }
+  };
+  scatter(P.Fm, f.Fm, dX * dXU, dX * dXU);
+  scatter(P.fv, f.fv, dX, dX);
+  scatter(P.covar, f.dyn_covar, dX * dX, dX * dX);
+  scatter(P.eval_mu0, f.prior_mu0, D, D);
+  scatter(P.eval_Phi, f.prior_Phi, D * D, D * D);
+  scatter(P.eval_m, f.prior_m, 1, 1);
+  scatter(P.eval_n0, f.prior_n0, 1, 1);
+  for (int l = 0; l < kPackWidth; ++l) f.status[static_cast<std::int64_t>(i) * T + t + l] = kOk;
+}
+
+// Copies of host arrays in executor memory for the CUDA paths (host buffers in and out).
+std::unique_ptr<ExecBuffer<double>> on_device(const Executor& ex, const double* host,
+                                               std::size_t n) {
+  auto b = std::make_unique<ExecBuffer<double>>(ex, std::max<std::size_t>(n, 1));
+  if (host) upload(ex, host, n, b->data());
+  return b;
+}
+
+// An optional output: a device buffer when the caller asked for it, else null.
+struct OptionalOut {
+  std::unique_ptr<ExecBuffer<double>> buf;
+  double* host;
+  std::size_t n;
+  OptionalOut(const Executor& ex, double* h, std::size_t count) : host(h), n(count) {
+    if (h) buf = std::make_unique<ExecBuffer<double>>(ex, count);
+  }
+  double* data() { return buf ? buf->data() : nullptr; }
+  void fetch(const Executor& ex) {
+    if (buf) download(ex, buf->data(), n, host);
+  }
+};
+
+// dynamics_fit_prior on the CUDA executor: the fit points' E-step on the GPU (batched
+// Cholesky + GEMM, detail::gmm_estep_device), then the same per-(m, t) functors as the CPU
+// path; outputs are zero-initialised device buffers, so step T-1 comes back as zero.
+FitReport fit_prior_device(const Executor& ex, const DynamicsPriorSettings& s,
+                           const DynamicsPrior& p, int N, const double* X, const double* U,
+                           double* Fm, double* fv, double* dyn_covar, const PriorEvalOut& eval) {
+  const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
+  const std::size_t MT = static_cast<std::size_t>(M) * T, DD = static_cast<std::size_t>(D) * D;
+  const std::size_t P = static_cast<std::size_t>(N) * (T - 1);
+  const dyn::FitScratch L(N, K, dX, dU);
+  const auto Xd = on_device(ex, X, static_cast<std::size_t>(M) * N * T * dX);   // (M x N x T x dX)
+  const auto Ud = on_device(ex, U, static_cast<std::size_t>(M) * N * T * dU);   // (M x N x T x dU)
+  const auto mu = on_device(ex, p.gmm.mu.data(), p.gmm.mu.size());             // (M x K x D)
+  const auto sigma = on_device(ex, p.gmm.sigma.data(), p.gmm.sigma.size());    // (M x K x D x D)
+  const auto logmass = on_device(ex, p.gmm.logmass.data(), p.gmm.logmass.size());  // (M x K)
+  const auto N0 = on_device(ex, p.gmm.N0.data(), p.gmm.N0.size());             // (M)
+  const auto pts = on_device(ex, nullptr, M * P * D);                          // (M x (T-1) x N x D)
+  const auto logobs = on_device(ex, nullptr, M * P * K);                       // (M x (T-1) x N x K)
+  const auto scratch = on_device(ex, nullptr, static_cast<std::size_t>(M) * (T - 1) * L.size);
+  const auto center = on_device(ex, nullptr, static_cast<std::size_t>(M) * D);  // (M x D)
+  const auto B = on_device(ex, nullptr, static_cast<std::size_t>(M) * K * DD);  // (M x D x D x K)
+  const auto Fmd = on_device(ex, nullptr, MT * dX * dXU);                       // (M x T x dX x dXU)
+  const auto fvd = on_device(ex, nullptr, MT * dX);                             // (M x T x dX)
+  const auto covd = on_device(ex, nullptr, MT * dX * dX);                       // (M x T x dX x dX)
+  OptionalOut e_mu0(ex, eval.mu0, MT * D), e_Phi(ex, eval.Phi, MT * DD), e_m(ex, eval.m, MT),
+      e_n0(ex, eval.n0, MT);
+  ExecBuffer<std::uint32_t> estep_status(ex, M);                                // (M)
+  ExecBuffer<std::uint32_t> step_status(ex, MT);                                // (M x T)
+
+  for_each_2d(ex, M, T - 1, dyn::GatherStepsStep<double>{N, T, dX, dU, Xd->data(), Ud->data(),
+                                                         pts->data()});
+  detail::EstepDeviceWork work;
+  detail::gmm_estep_device(ex, M, K, static_cast<int>(P), D, pts->data(), mu->data(),
+                           sigma->data(), logmass->data(), logobs->data(), estep_status.data(),
+                           work);
+  for_each_2d(ex, M, T - 1,
+              dyn::PriorWeightsStep<double>{N, T, K, L.size, L.logw, L.logwts, L.wts,
+                                            logobs->data(), scratch->data()});
+  for_each(ex, M, dyn::MixtureCenterStep<double>{K, D, mu->data(), center->data()});
+  for_each_2d(ex, M, K, dyn::CenteredMomentStep<double>{K, D, mu->data(), sigma->data(),
+                                                        center->data(), B->data()});
+  for_each_2d(ex, M, T - 1,
+              dyn::FitPriorStep<double>{N, T, dX, dU, K, s.regularization, s.strength,
+                                        Xd->data(), Ud->data(), mu->data(), N0->data(),
+                                        center->data(), B->data(), Fmd->data(), fvd->data(),
+                                        covd->data(), scratch->data(), step_status.data(),
+                                        e_mu0.data(), e_Phi.data(), e_m.data(), e_n0.data()});
+  download(ex, Fmd->data(), MT * dX * dXU, Fm);
+  download(ex, fvd->data(), MT * dX, fv);
+  download(ex, covd->data(), MT * dX * dX, dyn_covar);
+  for (OptionalOut* o : {&e_mu0, &e_Phi, &e_m, &e_n0}) o->fetch(ex);
+  std::vector<std::uint32_t> est(M), st(MT);
+  download(ex, estep_status.data(), M, est.data());
+  download(ex, step_status.data(), MT, st.data());
+  FitReport rep = make_report(M);
+  for (int m = 0; m < M; ++m) {
+    if (est[m] != kOk) {
+      rep.status[m] |= est[m];
+      rep.message[m] = "condition " + std::to_string(m) +
+                       ": a GMM prior covariance is not positive definite";
+    }
+    fold_step_status(m, T, st.data(), rep);
+  }
+  return rep;
+}
+
 }  // namespace
 
 bool FitReport::all_ok() const {
@@ -143,7 +304,6 @@ int dynamics_prior_clusters(const DynamicsPriorSettings& s, int Ntraj, int T) {
 GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSettings& s,
                                       DynamicsPrior& p, int N, const double* X,
                                       const double* U, const int* init_assignment) {
-  require_cpu(ex, "dynamics_prior_update");
   require(p.M >= 1, "dynamics_prior_update: prior not created (use make_dynamics_prior)");
   require(N >= 1, "dynamics_prior_update: need N >= 1 trajectories, got " + std::to_string(N));
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D();
@@ -192,10 +352,10 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
                              const DynamicsPrior& p, int N, const double* X, const double* U,
                              double* Fm, double* fv, double* dyn_covar,
                              const PriorEvalOut& eval) {
-  require_cpu(ex, "dynamics_fit_prior");
   require(p.gmm.initialised() && p.gmm.M == p.M,
           "dynamics_fit_prior: the prior's GMM has not been fitted (call dynamics_prior_update)");
   require(N >= 1, "dynamics_fit_prior: need N >= 1 trajectories, got " + std::to_string(N));
+  if (ex.is_cuda()) return fit_prior_device(ex, s, p, N, X, U, Fm, fv, dyn_covar, eval);
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
   zero_last_step(M, T, dX, fv);
@@ -212,7 +372,7 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
   const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   const auto pts = scratch_buffer(Mc * P * D);            // (Mc x (T-1) x N x D)
   const auto logobs = scratch_buffer(Mc * P * K);         // (Mc x (T-1) x N x K)
-  const auto B = scratch_buffer(Mc * K * DD);             // (Mc x K x D x D)
+  const auto B = scratch_buffer(Mc * K * DD);             // (Mc x D x D x K)
   const auto center = scratch_buffer(Mc * D);             // (Mc x D)
   std::vector<std::uint32_t> estep_status(Mc, kOk);                        // (Mc)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
@@ -233,31 +393,42 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
     for_each_2d(ex, mc, T - 1,
                 dyn::PriorWeightsStep<double>{N, T, K, S, L.logw, L.logwts, L.wts, logobs.get(),
                                               scratch.get()});
-    // Pass 2: sum_k w_k B_k for every step, one product per condition.
+    // Pass 2: centred moments B_k of every cluster, shared by the condition's steps.
     for (int i = 0; i < mc; ++i) gmm::mixture_center(K, D, mu + i * K * D, center.get() + i * D);
     for_each_2d(ex, mc, K,
                 dyn::CenteredMomentStep<double>{
                     K, D, mu, p.gmm.sigma.data() + static_cast<std::size_t>(m0) * K * DD,
                     center.get(), B.get()});
-#pragma omp parallel for num_threads(ex.threads) schedule(static)
-    for (int i = 0; i < mc; ++i) {
-      double* base = scratch.get() + static_cast<std::int64_t>(i) * (T - 1) * S;
-      const StridedConst w(base + L.wts, T - 1, K, Eigen::OuterStride<>(S));
-      const Eigen::Map<const RowMat> Bk(B.get() + i * K * DD, K, DD);
-      Strided(base + L.sigma, T - 1, DD, Eigen::OuterStride<>(S)).noalias() = w * Bk;
-    }
     // Pass 3: prior and MAP fit per step.
     const std::int64_t o = static_cast<std::int64_t>(m0) * T;
     dyn::FitPriorStep<double> step{N, T, dX, dU, K, s.regularization, s.strength,
                                    X + m0 * xs, U + m0 * us, mu, p.gmm.N0.data() + m0,
-                                   center.get(), Fm + o * dX * dXU, fv + o * dX,
+                                   center.get(), B.get(), Fm + o * dX * dXU, fv + o * dX,
                                    dyn_covar + o * dX * dX, scratch.get(),
                                    step_status.data() + o,
                                    eval.mu0 ? eval.mu0 + o * D : nullptr,
                                    eval.Phi ? eval.Phi + o * D * D : nullptr,
                                    eval.m ? eval.m + o : nullptr,
                                    eval.n0 ? eval.n0 + o : nullptr};
-    for_each_2d(ex, mc, T - 1, step);
+    if (s.simd_packs) {  // groups of kPackWidth steps; a short last group runs scalar
+      const int groups = (T - 1 + kPackWidth - 1) / kPackWidth;
+      const std::int64_t pack_size =
+          PackScratch(N, K, dX, dU, eval.mu0 || eval.Phi || eval.m || eval.n0).size;
+#pragma omp parallel num_threads(ex.threads)
+      {
+        const std::unique_ptr<Pack[]> work(new Pack[pack_size]);  // written before read
+#pragma omp for schedule(static)
+        for (int ig = 0; ig < mc * groups; ++ig) {
+          const int i = ig / groups, t = ig % groups * kPackWidth;
+          if (t + kPackWidth <= T - 1)
+            fit_prior_pack(step, i, t, work.get());
+          else
+            for (int u = t; u < T - 1; ++u) step(i, u);
+        }
+      }
+    } else {
+      for_each_2d(ex, mc, T - 1, step);
+    }
     for (int i = 0; i < mc; ++i) {
       const int m = m0 + i;
       if (estep_status[i] != kOk) {
@@ -274,15 +445,34 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
 FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int dU,
                           const double* X, const double* U, double regularization, double* Fm,
                           double* fv, double* dyn_covar) {
-  require_cpu(ex, "dynamics_fit_lr");
   require(M >= 1 && N >= 1 && T >= 2 && dX >= 1 && dU >= 0,
           "dynamics_fit_lr: need (M, N, T, dX, dU) >= (1, 1, 2, 1, 0), got " +
               dims({M, N, T, dX, dU}));
   const int dXU = dX + dU;
+  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
+  if (ex.is_cuda()) {  // host buffers in and out; zeroed device outputs give step T-1 = 0
+    const std::size_t MT = static_cast<std::size_t>(M) * T;
+    const auto Xd = on_device(ex, X, MT * N * dX), Ud = on_device(ex, U, MT * N * dU);
+    const auto Fmd = on_device(ex, nullptr, MT * dX * dXU), fvd = on_device(ex, nullptr, MT * dX),
+               covd = on_device(ex, nullptr, MT * dX * dX),
+               scratch = on_device(ex, nullptr, static_cast<std::size_t>(M) * (T - 1) * S);
+    ExecBuffer<std::uint32_t> st(ex, MT);  // (M x T)
+    for_each_2d(ex, M, T - 1,
+                dyn::FitLrStep<double>{N, T, dX, dU, regularization, Xd->data(), Ud->data(),
+                                       Fmd->data(), fvd->data(), covd->data(), scratch->data(),
+                                       st.data()});
+    download(ex, Fmd->data(), MT * dX * dXU, Fm);
+    download(ex, fvd->data(), MT * dX, fv);
+    download(ex, covd->data(), MT * dX * dX, dyn_covar);
+    std::vector<std::uint32_t> st_h(MT);
+    download(ex, st.data(), MT, st_h.data());
+    FitReport rep = make_report(M);
+    for (int m = 0; m < M; ++m) fold_step_status(m, T, st_h.data(), rep);
+    return rep;
+  }
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dXU, Fm);
   zero_last_step(M, T, dX, fv);
   zero_last_step(M, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
-  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
   const int Mc = chunk_conditions(M, (T - 1) * S);
   const auto scratch = scratch_buffer(Mc * (T - 1) * S);  // (Mc x (T-1) x S)
   std::vector<std::uint32_t> step_status(static_cast<std::size_t>(M) * T, kOk);  // (M x T)
@@ -304,7 +494,6 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
                                  const DynamicsPrior* prior, int M, int N, int T, int dX,
                                  const double* X, double initial_state_var, double* x0mu,
                                  double* x0sigma, const InitialStatePriorOut& out) {
-  require_cpu(ex, "dynamics_initial_state");
   require(M >= 1 && N >= 1 && T >= 1 && dX >= 1,
           "dynamics_initial_state: need (M, N, T, dX) >= 1, got " + dims({M, N, T, dX}));
   if (prior)
@@ -313,13 +502,34 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
                 dims({prior->M, prior->T, prior->dX}) + ", batch " + dims({M, T, dX}));
   FitReport rep = make_report(M);
   const bool use_prior = prior && prior->count > 0;
-  dyn::InitialStateStep<double> step{N, T, dX, X,
-                                     use_prior ? prior->count : 0,
-                                     use_prior ? prior->capacity : 0,
-                                     use_prior ? prior->X.data() : nullptr,
-                                     s.strength, initial_state_var, x0mu, x0sigma,
-                                     out.mu0, out.Phi, out.m, out.n0, rep.status.data()};
-  for_each(ex, M, step);
+  if (ex.is_cuda()) {  // host buffers in and out
+    const std::size_t MD = static_cast<std::size_t>(M) * dX;
+    const auto Xd = on_device(ex, X, MD * N * T);
+    const auto Xp = on_device(ex, use_prior ? prior->X.data() : nullptr,
+                              use_prior ? prior->X.size() : 0);
+    const auto mu = on_device(ex, nullptr, MD), sig = on_device(ex, nullptr, MD * dX);
+    OptionalOut o_mu0(ex, out.mu0, MD), o_Phi(ex, out.Phi, MD * dX), o_m(ex, out.m, M),
+        o_n0(ex, out.n0, M);
+    ExecBuffer<std::uint32_t> st(ex, M);  // (M)
+    for_each(ex, M,
+             dyn::InitialStateStep<double>{N, T, dX, Xd->data(), use_prior ? prior->count : 0,
+                                           use_prior ? prior->capacity : 0,
+                                           use_prior ? Xp->data() : nullptr, s.strength,
+                                           initial_state_var, mu->data(), sig->data(),
+                                           o_mu0.data(), o_Phi.data(), o_m.data(), o_n0.data(),
+                                           st.data()});
+    download(ex, mu->data(), MD, x0mu);
+    download(ex, sig->data(), MD * dX, x0sigma);
+    for (OptionalOut* o : {&o_mu0, &o_Phi, &o_m, &o_n0}) o->fetch(ex);
+    download(ex, st.data(), M, rep.status.data());
+  } else {
+    for_each(ex, M,
+             dyn::InitialStateStep<double>{N, T, dX, X, use_prior ? prior->count : 0,
+                                           use_prior ? prior->capacity : 0,
+                                           use_prior ? prior->X.data() : nullptr, s.strength,
+                                           initial_state_var, x0mu, x0sigma, out.mu0, out.Phi,
+                                           out.m, out.n0, rep.status.data()});
+  }
   for (int m = 0; m < M; ++m)
     if (rep.status[m] != kOk)
       rep.message[m] = "condition " + std::to_string(m) + ": " + status_name(rep.status[m]) +

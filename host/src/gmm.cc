@@ -9,8 +9,13 @@
 #include <limits>
 #include <stdexcept>
 
+#include "gmm_device.h"
+#include "gpsx/host/exec_buffer.h"
 #include "gpsx/kernels/gmm.h"
 #include "gpsx/kernels/philox.h"
+#if GPSX_HAVE_CUDA
+#include "gpsx/cuda/dynamics_cuda.h"
+#endif
 
 namespace gpsx {
 namespace {
@@ -18,13 +23,6 @@ namespace {
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using CMap = Eigen::Map<const RowMat>;
 using Map = Eigen::Map<RowMat>;
-
-void require_cpu(const Executor& ex, const char* fn) {
-  if (ex.is_cuda())
-    throw std::invalid_argument(std::string(fn) +
-                                ": the CUDA path of the GMM is not implemented yet; use a cpu "
-                                "executor (host buffers)");
-}
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
@@ -152,6 +150,149 @@ void check_state(const GmmState& g, const char* fn) {
           std::string(fn) + ": GmmState buffers do not match M x K x D");
 }
 
+// EM of the conditions with start[m] on the GPU (state already initialised on the host):
+// per iteration one device E-step, responsibilities and log-likelihoods in functors, the
+// stop rule on the host (M values), then the M-step of the still active conditions as
+// two strided-batched GEMMs (means W X, scatter Xw^T Xw) around gmm.h functors.
+void em_device(const Executor& ex, GmmState& g, int M, int P, int D, const double* data,
+               const std::vector<char>& start, int maxit, GmmUpdateReport& rep,
+               double* final_logobs) {
+#if GPSX_HAVE_CUDA
+  const int K = g.K;
+  const std::size_t MK = static_cast<std::size_t>(M) * K, DD = static_cast<std::size_t>(D) * D;
+  const std::size_t PK = static_cast<std::size_t>(P) * K, PD = static_cast<std::size_t>(P) * D;
+  ExecBuffer<double> X(ex, M * PD);            // (M x P x D)
+  ExecBuffer<double> mu(ex, MK * D);           // (M x K x D)
+  ExecBuffer<double> sigma(ex, MK * DD);       // (M x K x D x D)
+  ExecBuffer<double> logmass(ex, MK);          // (M x K)
+  ExecBuffer<double> mass(ex, MK);             // (M x K)
+  ExecBuffer<double> logobs(ex, M * PK);       // (M x P x K)
+  ExecBuffer<double> logw(ex, M * PK);         // (M x P x K)
+  ExecBuffer<double> ll(ex, M);                // (M)
+  ExecBuffer<std::uint32_t> est(ex, M);        // (M)
+  ExecBuffer<int> active_d(ex, M);             // (M)
+  ExecBuffer<double> col_lse(ex, MK);          // (M x K)
+  ExecBuffer<double> W(ex, MK * P);            // (M x K x P)
+  detail::EstepDeviceWork work;
+  work.resize(ex, M, K, P, D);
+  double* Xw = work.R.data();  // (M x K x P x D) sqrt-weighted points; the E-step is done with R
+  ExecBuffer<double> mu_new(ex, MK * D);       // (M x K x D)
+  ExecBuffer<double> XX(ex, MK * DD);          // (M x K x D x D)
+  upload(ex, data, M * PD, X.data());
+  upload(ex, g.mu.data(), MK * D, mu.data());
+  upload(ex, g.sigma.data(), MK * DD, sigma.data());
+  upload(ex, g.logmass.data(), MK, logmass.data());
+  upload(ex, g.mass.data(), MK, mass.data());
+  std::vector<int> active(start.begin(), start.end());
+  std::vector<double> prev_ll(M, -std::numeric_limits<double>::infinity()), ll_h(M);
+  std::vector<std::uint32_t> est_h(M);
+  for (int m = 0; m < M; ++m)
+    if (active[m]) rep.stop[m] = gmm::kEmMaxIterations;
+  for (int it = 0; it < maxit; ++it) {
+    if (std::none_of(active.begin(), active.end(), [](int a) { return a != 0; })) break;
+    detail::gmm_estep_device(ex, M, K, P, D, X.data(), mu.data(), sigma.data(), logmass.data(),
+                             logobs.data(), est.data(), work);
+    for_each(ex, M, gmm::EmLoglikStep<double>{P, K, logobs.data(), logw.data(), ll.data()});
+    download(ex, ll.data(), M, ll_h.data());
+    download(ex, est.data(), M, est_h.data());
+    for (int m = 0; m < M; ++m) {
+      if (!active[m]) continue;
+      if (est_h[m] != kOk) {
+        rep.status[m] = est_h[m];
+        rep.message[m] = condition_prefix(m) + "GMM cluster covariance is not positive "
+                         "definite at EM iteration " + std::to_string(it);
+        rep.stop[m] = gmm::kEmFailed;
+        active[m] = 0;
+        continue;
+      }
+      rep.loglik[static_cast<std::size_t>(m) * maxit + it] = ll_h[m];
+      rep.iterations[m] = it + 1;
+      const int stop = gmm::em_stop_rule(ll_h[m], prev_ll[m]);
+      if (stop == gmm::kEmFailed) {
+        rep.status[m] = kNonFinite;
+        rep.message[m] = condition_prefix(m) + "non-finite GMM log-likelihood at EM iteration " +
+                         std::to_string(it);
+      }
+      if (stop != gmm::kEmContinue) {
+        rep.stop[m] = stop;
+        active[m] = 0;
+        continue;
+      }
+      prev_ll[m] = ll_h[m];
+    }
+    if (std::none_of(active.begin(), active.end(), [](int a) { return a != 0; })) break;
+    upload(ex, active.data(), M, active_d.data());
+    for_each(ex, M, gmm::MstepMassStep<double>{P, K, active_d.data(), logw.data(), col_lse.data(),
+                                               logmass.data(), mass.data()});
+    for_each_2d(ex, M, P, gmm::MstepWeightStep<double>{P, K, D, active_d.data(), X.data(),
+                                                       logw.data(), col_lse.data(), mass.data(),
+                                                       W.data(), Xw});
+    // mu_m (K x D) = W_m (K x P) X_m (P x D); XX_mk (D x D) = Xw_mk^T Xw_mk.
+    cuda::gemm_strided_batched(ex.stream, false, false, K, D, P, W.data(), P, PK, X.data(), D,
+                               PD, 0.0, mu_new.data(), D, K * D, M);
+    cuda::gemm_strided_batched(ex.stream, true, false, D, D, P, Xw, D, PD, Xw, D,
+                               PD, 0.0, XX.data(), D, DD, static_cast<int>(MK));
+    for_each_2d(ex, M, K, gmm::MstepCovarianceStep<double>{K, D, active_d.data(), mu_new.data(),
+                                                           XX.data(), mu.data(), sigma.data()});
+  }
+  download(ex, mu.data(), MK * D, g.mu.data());
+  download(ex, sigma.data(), MK * DD, g.sigma.data());
+  download(ex, logmass.data(), MK, g.logmass.data());
+  download(ex, mass.data(), MK, g.mass.data());
+  if (final_logobs) {
+    // A stopped condition's parameters did not change after its last E-step, so the
+    // buffer still holds that E-step's values.
+    std::vector<double> lo(M * PK);
+    download(ex, logobs.data(), M * PK, lo.data());
+    for (int m = 0; m < M; ++m)
+      if (rep.stop[m] == gmm::kEmConverged || rep.stop[m] == gmm::kEmLoglikDecreased) {
+        std::copy_n(lo.data() + m * PK, PK, final_logobs + m * PK);
+        rep.final_logobs_valid[m] = 1;
+      }
+  }
+#else
+  (void)ex, (void)g, (void)M, (void)P, (void)D, (void)data, (void)start, (void)maxit,
+      (void)rep, (void)final_logobs;
+  throw_cuda_not_built();
+#endif
+}
+
+}  // namespace
+
+namespace detail {
+
+void gmm_estep_device(const Executor& ex, int M, int K, int P, int D, const double* X,
+                      const double* mu, const double* sigma, const double* logmass,
+                      double* logobs, std::uint32_t* status, EstepDeviceWork& w) {
+#if GPSX_HAVE_CUDA
+  const std::size_t MK = static_cast<std::size_t>(M) * K, DD = static_cast<std::size_t>(D) * D;
+  const std::size_t PD = static_cast<std::size_t>(P) * D;
+  w.resize(ex, M, K, P, D);
+  ExecBuffer<double>&chol = w.chol, &Linv = w.Linv, &logc = w.logc, &R = w.R, &Z = w.Z;
+  ExecBuffer<int>& info = w.info;
+  ExecBuffer<std::uint32_t>& cst = w.status;
+  cuda::copy(chol.data(), sigma, MK * DD * sizeof(double), cuda::CopyKind::kDeviceToDevice,
+             ex.stream);
+  cuda::cholesky_lower_batched(ex.stream, D, chol.data(), static_cast<int>(MK), info.data());
+  for_each_2d(ex, M, K, gmm::EstepFactorStep<double>{K, D, info.data(), logmass, chol.data(),
+                                                     Linv.data(), logc.data(), cst.data()});
+  for_each_2d(ex, static_cast<std::int64_t>(MK), P,
+              gmm::EstepResidualStep<double>{K, P, D, X, mu, R.data()});
+  // Z_mk (P x D) = R_mk (P x D) Linv_mk^T over all clusters of all conditions.
+  cuda::gemm_strided_batched(ex.stream, false, true, P, D, D, R.data(), D, PD, Linv.data(), D,
+                             DD, 0.0, Z.data(), D, PD, static_cast<int>(MK));
+  for_each_2d(ex, M, P, gmm::EstepLogobsStep<double>{K, P, D, Z.data(), logc.data(), logobs});
+  for_each(ex, M, gmm::EstepStatusStep{K, cst.data(), status});
+#else
+  (void)ex, (void)M, (void)K, (void)P, (void)D, (void)X, (void)mu, (void)sigma, (void)logmass,
+      (void)logobs, (void)status, (void)w;
+  throw_cuda_not_built();
+#endif
+}
+
+}  // namespace detail
+
+namespace {
 }  // namespace
 
 int GmmUpdateReport::max_iterations() const {
@@ -180,7 +321,6 @@ void gmm_random_assignment(std::uint64_t seed, std::uint64_t draw, int M, int P,
 GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
                            const double* data, int K, const GmmSettings& settings,
                            const int* init_assignment, double* final_logobs) {
-  require_cpu(ex, "gmm_update");
   require(M >= 1 && P >= 1 && D >= 1,
           "gmm_update: data must be (M x P x D) with M, P, D >= 1, got (" + std::to_string(M) +
               " x " + std::to_string(P) + " x " + std::to_string(D) + ")");
@@ -229,6 +369,35 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
   rep.message.assign(M, "");
   rep.final_logobs_valid.assign(M, 0);
 
+  // Data check and (re)initialisation of condition m on the host; false: skip its EM.
+  const auto prepare = [&](int m) {
+    const double* x = data + static_cast<std::size_t>(m) * P * D;
+    const std::int64_t bad = first_non_finite(static_cast<std::int64_t>(P) * D, x);
+    if (bad >= 0) {
+      rep.status[m] = kNonFinite;
+      rep.message[m] = condition_prefix(m) + "non-finite value in the GMM data at point " +
+                       std::to_string(bad / D) + ", dimension " + std::to_string(bad % D);
+      return false;
+    }
+    if (rep.reinitialised) {
+      const std::uint32_t st =
+          init_condition(g, m, P, x, rep.init_assignment.data() + static_cast<std::size_t>(m) * P);
+      if (st != kOk) {
+        rep.status[m] = st;
+        rep.message[m] = condition_prefix(m) +
+                         "a GMM cluster has no points in the initial assignment";
+        return false;
+      }
+    }
+    return true;
+  };
+  if (ex.is_cuda()) {
+    std::vector<char> start(M);
+    for (int m = 0; m < M; ++m) start[m] = prepare(m);
+    em_device(ex, g, M, P, D, data, start, maxit, rep, final_logobs);
+    return rep;
+  }
+
 #pragma omp parallel num_threads(ex.threads)
   {
     EmWorkspace ws;
@@ -236,23 +405,7 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
 #pragma omp for schedule(dynamic)
     for (int m = 0; m < M; ++m) {
       const double* x = data + static_cast<std::size_t>(m) * P * D;
-      const std::int64_t bad = first_non_finite(static_cast<std::int64_t>(P) * D, x);
-      if (bad >= 0) {
-        rep.status[m] = kNonFinite;
-        rep.message[m] = condition_prefix(m) + "non-finite value in the GMM data at point " +
-                         std::to_string(bad / D) + ", dimension " + std::to_string(bad % D);
-        continue;
-      }
-      if (rep.reinitialised) {
-        const std::uint32_t st =
-            init_condition(g, m, P, x, rep.init_assignment.data() + static_cast<std::size_t>(m) * P);
-        if (st != kOk) {
-          rep.status[m] = st;
-          rep.message[m] = condition_prefix(m) +
-                           "a GMM cluster has no points in the initial assignment";
-          continue;
-        }
-      }
+      if (!prepare(m)) continue;
       double prev_ll = -std::numeric_limits<double>::infinity();
       int stop = gmm::kEmMaxIterations;
       for (int it = 0; it < maxit; ++it) {
@@ -294,12 +447,31 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
 
 void gmm_estep(const Executor& ex, const GmmState& g, int m_begin, int m_count, int P,
                const double* pts, double* logobs, std::uint32_t* status) {
-  require_cpu(ex, "gmm_estep");
   check_state(g, "gmm_estep");
   require(m_begin >= 0 && m_count >= 0 && m_begin + m_count <= g.M,
           "gmm_estep: conditions [" + std::to_string(m_begin) + ", " +
               std::to_string(m_begin + m_count) + ") outside [0, " + std::to_string(g.M) + ")");
   const int K = g.K, D = g.D;
+  if (ex.is_cuda()) {  // host buffers in and out, the work on the GPU
+    if (m_count == 0) return;
+    const std::size_t MK = static_cast<std::size_t>(m_count) * K, m0K = static_cast<std::size_t>(m_begin) * K;
+    ExecBuffer<double> X(ex, static_cast<std::size_t>(m_count) * P * D);   // (mc x P x D)
+    ExecBuffer<double> mu(ex, MK * D);                                     // (mc x K x D)
+    ExecBuffer<double> sigma(ex, MK * D * D);                              // (mc x K x D x D)
+    ExecBuffer<double> logmass(ex, MK);                                    // (mc x K)
+    ExecBuffer<double> lo(ex, static_cast<std::size_t>(m_count) * P * K);  // (mc x P x K)
+    ExecBuffer<std::uint32_t> st(ex, m_count);                             // (mc)
+    upload(ex, pts, X.size(), X.data());
+    upload(ex, g.mu.data() + m0K * D, MK * D, mu.data());
+    upload(ex, g.sigma.data() + m0K * D * D, MK * D * D, sigma.data());
+    upload(ex, g.logmass.data() + m0K, MK, logmass.data());
+    detail::EstepDeviceWork work;
+    detail::gmm_estep_device(ex, m_count, K, P, D, X.data(), mu.data(), sigma.data(),
+                             logmass.data(), lo.data(), st.data(), work);
+    download(ex, lo.data(), lo.size(), logobs);
+    if (status) download(ex, st.data(), st.size(), status);
+    return;
+  }
 #pragma omp parallel num_threads(ex.threads)
   {
     EmWorkspace ws;
@@ -322,7 +494,6 @@ void gmm_estep(const Executor& ex, const GmmState& g, int P, const double* pts,
 void gmm_inference(const Executor& ex, const GmmState& g, int Q, const double* pts,
                    double strength, double* mu0, double* Phi, double* m, double* n0,
                    double* logwts, std::uint32_t* status) {
-  require_cpu(ex, "gmm_inference");
   check_state(g, "gmm_inference");
   require(Q >= 1, "gmm_inference: need at least one query point, got " + std::to_string(Q));
   const int M = g.M, K = g.K, D = g.D;

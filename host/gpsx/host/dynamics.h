@@ -10,7 +10,9 @@
 //   dynamics_fit_prior(ex, settings, prior, N, X, U, Fm, fv, dyn_covar);
 //   dynamics_initial_state(ex, settings, &prior, N, X, init_var, x0mu, x0sigma);
 //
-// Buffers are host memory (CPU executors); X (M x N x T x dX), U (M x N x T x dU),
+// Buffers are host memory, also on a CUDA executor (the work then runs on the GPU: the
+// GMM EM and the fit's E-step through cuSOLVER / cuBLAS, the per-(m, t) functors as
+// kernels, with uploads / downloads inside each call); X (M x N x T x dX), U (M x N x T x dU),
 // Fm (M x T x dX x (dX+dU)), fv (M x T x dX), dyn_covar (M x T x dX x dX); step T-1 of
 // Fm / fv / dyn_covar is never fitted and is set to zero.
 #pragma once
@@ -31,6 +33,9 @@ struct DynamicsPriorSettings {
   int min_samples_per_cluster = 20;
   int max_samples = 20;           // the prior keeps the newest max_samples - 1 trajectories
   double strength = 1.0;
+  // CPU executors fit 4 steps per SIMD pack (same kernels, bit-identical results);
+  // false fits one step at a time.
+  bool simd_packs = true;
   GmmSettings gmm;                // EM: 100 iterations, warm start, Philox seed
 };
 

@@ -8,7 +8,10 @@
 //
 // The per-element formulas live in kernels/gpsx/kernels/gmm.h; the host runs the large
 // products (E-step triangular solves over all points, M-step weighted scatter) through
-// Eigen, using symmetry (half the scatter flops). CPU executors only for now.
+// Eigen, using symmetry (half the scatter flops). On a CUDA executor the buffers are
+// still host memory; the EM runs on the GPU (cuSOLVER batched Cholesky, cuBLAS
+// strided-batched GEMMs for the whitened residuals, means and scatter, gmm.h functors in
+// between) with uploads / downloads inside the call.
 #pragma once
 
 #include <cstdint>

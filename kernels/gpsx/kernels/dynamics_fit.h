@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "gpsx/kernels/gmm.h"
 #include "gpsx/kernels/hd.h"
@@ -96,7 +97,7 @@ template <class T>
 GPS_HD std::uint32_t condition_gaussian(int D, int dXU, const T* mean, T* sigma, T* Y, T* Fm,
                                         T* fv, T* covar) {
   const int dXn = D - dXU;
-  const std::uint32_t st = la::cholesky_lower(dXU, sigma, D);
+  const std::uint32_t st = la::cholesky_lower_rows(dXU, sigma, D);
   if (st != kOk) return st;
   la::transpose(dXn, dXU, sigma + dXU * D, D, Y, dXn);  // sigma_zy from the lower triangle
   la::solve_lower_rows(dXU, dXn, sigma, D, Y, dXn);     // W
@@ -131,7 +132,7 @@ struct FitScratch {
     const std::int64_t D = 2 * dX + dU;
     pts = 0;                           // (N x D)
     mean = pts + N * D;                // (D)
-    sigma = mean + D;                  // (D x D) sum_k w_k B_k, then Phi, then the joint
+    sigma = mean + D;                  // (D x D) sum_k w_k B_k, then m Phi, then the joint
     Y = sigma + D * D;                 // ((dX+dU) x dX)
     logw = Y + (dX + dU) * dX;         // (N x K)
     logwts = logw + static_cast<std::int64_t>(N) * K;  // (K)
@@ -174,13 +175,12 @@ struct FitLrStep {
   }
 };
 
-// DynamicsLRPrior, evaluated in three passes over the (m, t) grid:
+// DynamicsLRPrior, evaluated in passes over the (m, t) grid:
 //  1. PriorWeightsStep: posterior cluster weights of the step's N points
 //     (DynamicsPriorGMM.eval -> GMM.clusterwts) from their log observations.
-//  2. host / BLAS: sigma slot of each step = sum_k w_k B_k (gmm.h, moments), one GEMM
-//     per condition over all steps; B_k from CenteredMomentStep.
-//  3. FitPriorStep: mu0, Phi, m, n0 of the prior, then the MAP fit.
-// All three share the per-step scratch laid out by FitScratch.
+//  2. CenteredMomentStep: B_k of every cluster of the condition (shared by its steps).
+//  3. FitPriorStep: mu0, Phi, m, n0 of the prior from the weights and B_k, then the MAP fit.
+// Passes 1 and 3 share the per-step scratch laid out by FitScratch.
 template <class T>
 struct PriorWeightsStep {
   int N, Tn, K;
@@ -195,24 +195,58 @@ struct PriorWeightsStep {
     T* logw = base + logw_at;
     la::copy(N, K, logobs + (m * (Tn - 1) + t) * N * K, K, logw, K);
     gmm::cluster_weights(N, K, logw, base + logwts_at);
-    for (int k = 0; k < K; ++k) base[wts_at + k] = exp(base[logwts_at + k]);
+    // Weights below the normal range count as zero: their terms are below round-off of
+    // every sum they enter, and subnormal operands cost ~100x on x86 cores.
+    for (int k = 0; k < K; ++k) {
+      const T w = exp(base[logwts_at + k]);
+      base[wts_at + k] = w < std::numeric_limits<T>::min() ? T(0) : w;
+    }
   }
 };
 
-// B_k of cluster (m, k) around the mixture centre c (M x D).
+// B_k of cluster (m, k) around the mixture centre c (M x D), clusters innermost.
 template <class T>
 struct CenteredMomentStep {
   int K, D;
   const T* mu;             // (M x K x D)
   const T* sigma;          // (M x K x D x D)
   const T* center;         // (M x D) gmm::mixture_center of each condition
-  T* B;                    // (M x K x D x D)
+  T* B;                    // (M x D x D x K)
 
   GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
     const std::int64_t mk = m * K + k;
-    gmm::centered_second_moment(D, mu + mk * D, sigma + mk * D * D, center + m * D, B + mk * D * D);
+    gmm::centered_second_moment(D, mu + mk * D, sigma + mk * D * D, center + m * D,
+                                B + m * D * D * K + k, K);
   }
 };
+
+// The prior at one step's points and the MAP fit (DynamicsPriorGMM.eval +
+// DynamicsLRPrior.fit): gmm_mu (K x D) and center (D) of the condition, wts (K) the
+// step's cluster weights, B (D x D x K) the clusters' centred moments around center,
+// pts (N x D) the step's gathered points (centred in place); mean, mu0 (D), sigma (D x D)
+// and Y (dXU x dX) scratch. eval_* (mu0 (D), Phi (D x D), m, n0) may be null. T may be a
+// SIMD pack (lanes.h) that fits several steps at once; B stays scalar (S), shared.
+template <class T, class S>
+GPS_HD std::uint32_t fit_prior_point(int N, int dX, int dU, int K, T reg, T strength, T N0,
+                                     const T* gmm_mu, const T* center, const T* wts, const S* B,
+                                     T* pts, T* mean, T* sigma, T* mu0, T* Y, T* Fm, T* fv,
+                                     T* covar, T* eval_mu0, T* eval_Phi, T* eval_m,
+                                     T* eval_n0) {
+  const int D = 2 * dX + dU, dXU = dX + dU;
+  gmm::mixture_mean(K, D, gmm_mu, wts, mu0);
+  gmm::weighted_moment_sum(K, D, wts, B, sigma, D);
+  T mm, n0;
+  gmm::prior_scalars(N0, D, strength, &mm, &n0);
+  gmm::moments_from_centered(K, D, wts, center, mu0, mm, sigma, D);  // m Phi, lower
+  if (eval_mu0) la::copy(1, D, mu0, D, eval_mu0, D);
+  if (eval_Phi)
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j <= i; ++j) eval_Phi[i * D + j] = eval_Phi[j * D + i] = sigma[i * D + j];
+  if (eval_m) *eval_m = mm;
+  if (eval_n0) *eval_n0 = n0;
+  joint_gaussian(N, D, dXU, pts, mu0, mm, n0, reg, mean, sigma);
+  return condition_gaussian(D, dXU, mean, sigma, Y, Fm, fv, covar);
+}
 
 template <class T>
 struct FitPriorStep {
@@ -223,47 +257,66 @@ struct FitPriorStep {
   const T* gmm_mu;         // (M x K x D)
   const T* gmm_N0;         // (M) points at the GMM's last initialisation
   const T* center;         // (M x D) centre used for B_k
+  const T* B;              // (M x D x D x K) CenteredMomentStep
   T* Fm;                   // (M x T x dX x (dX+dU))
   T* fv;                   // (M x T x dX)
   T* dyn_covar;            // (M x T x dX x dX)
-  T* scratch;              // (M x (T-1) x FitScratch(N, K, dX, dU).size), passes 1-2 done
+  T* scratch;              // (M x (T-1) x FitScratch(N, K, dX, dU).size), pass 1 done
   std::uint32_t* status;   // (M x T)
   T* prior_mu0;            // (M x T x D) or null: prior evaluated at step t
   T* prior_Phi;            // (M x T x D x D) or null
   T* prior_m;              // (M x T) or null
   T* prior_n0;             // (M x T) or null
 
+  // Gathers the points of step (m, t) into its scratch; kOk when they can be fitted.
+  GPS_HD std::uint32_t gather(std::int64_t m, std::int64_t t) const {
+    const FitScratch L(N, K, dX, dU);
+    T* base = scratch + (m * (Tn - 1) + t) * L.size;
+    std::uint32_t st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
+    st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
+                             U + m * N * Tn * dU, base + L.pts);
+    return st;
+  }
+
   GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
     const int D = 2 * dX + dU, dXU = dX + dU;
     const FitScratch L(N, K, dX, dU);
     T* base = scratch + (m * (Tn - 1) + t) * L.size;
-    T* pts = base + L.pts;
-    T* mean = base + L.mean;
-    T* sigma = base + L.sigma;
-    T* mu0 = base + L.mu0;
-    const T* wts = base + L.wts;
     const std::int64_t mt = m * Tn + t;
-    std::uint32_t& st = status[mt];
-    st = N < 2 ? std::uint32_t(kTooFewSamples) : std::uint32_t(kOk);
-    st |= gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
-                             U + m * N * Tn * dU, pts);
-    if (st != kOk) return;
-    gmm::mixture_mean(K, D, gmm_mu + m * K * D, wts, mu0);
-    T mm, n0;
-    gmm::prior_scalars(gmm_N0[m], D, strength, &mm, &n0);
-    gmm::moments_from_centered(K, D, wts, center + m * D, mu0, mm, sigma, D);  // m Phi, lower
-    if (prior_mu0) la::copy(1, D, mu0, D, prior_mu0 + mt * D, D);
-    if (prior_Phi) {
-      T* out = prior_Phi + mt * D * D;
-      for (int i = 0; i < D; ++i)
-        for (int j = 0; j <= i; ++j) out[i * D + j] = out[j * D + i] = sigma[i * D + j];
-    }
-    if (prior_m) prior_m[mt] = mm;
-    if (prior_n0) prior_n0[mt] = n0;
-    joint_gaussian(N, D, dXU, pts, mu0, mm, n0, reg, mean, sigma);
-    st |= condition_gaussian(D, dXU, mean, sigma, base + L.Y, Fm + mt * dX * dXU, fv + mt * dX,
-                             dyn_covar + mt * dX * dX);
+    status[mt] = gather(m, t);
+    if (status[mt] != kOk) return;
+    status[mt] = fit_prior_point(
+        N, dX, dU, K, reg, strength, gmm_N0[m], gmm_mu + m * K * D, center + m * D,
+        base + L.wts, B + m * K * D * D, base + L.pts, base + L.mean, base + L.sigma, base + L.mu0, base + L.Y,
+        Fm + mt * dX * dXU, fv + mt * dX, dyn_covar + mt * dX * dX,
+        prior_mu0 ? prior_mu0 + mt * D : nullptr, prior_Phi ? prior_Phi + mt * D * D : nullptr,
+        prior_m ? prior_m + mt : nullptr, prior_n0 ? prior_n0 + mt : nullptr);
   }
+};
+
+// Points of step t of condition m for the fit's E-step: pts (M x (T-1) x N x D), t-major.
+template <class T>
+struct GatherStepsStep {
+  int N, Tn, dX, dU;
+  const T* X;              // (M x N x T x dX)
+  const T* U;              // (M x N x T x dU)
+  T* pts;                  // (M x (T-1) x N x (2 dX + dU))
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t t) const {
+    const int D = 2 * dX + dU;
+    gather_transitions(N, Tn, dX, dU, static_cast<int>(t), X + m * N * Tn * dX,
+                       U + m * N * Tn * dU, pts + (m * (Tn - 1) + t) * N * D);
+  }
+};
+
+// Unweighted centre of the cluster means of condition m (gmm::mixture_center).
+template <class T>
+struct MixtureCenterStep {
+  int K, D;
+  const T* mu;             // (M x K x D)
+  T* center;               // (M x D)
+
+  GPS_HD void operator()(std::int64_t m) const { gmm::mixture_center(K, D, mu + m * K * D, center + m * D); }
 };
 
 // Initial-state distribution of one condition (Algorithm._update_dynamics, pitfall 12):

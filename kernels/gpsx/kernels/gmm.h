@@ -210,12 +210,15 @@ GPS_HD GPS_INLINE T centered_moment_entry(T sigma_ij, T ai, T aj) {
   return sigma_ij + ai * aj;
 }
 
-// B (D x D) = sigma + (mu - c)(mu - c)^T for one cluster.
+// B (D x D) = sigma + (mu - c)(mu - c)^T for one cluster; entry (i, j) at
+// B[(i D + j) stride] (stride K interleaves the clusters of a (D x D x K) array).
 template <class T>
-GPS_HD void centered_second_moment(int D, const T* mu, const T* sigma, const T* c, T* B) {
+GPS_HD void centered_second_moment(int D, const T* mu, const T* sigma, const T* c, T* B,
+                                   int stride = 1) {
   for (int i = 0; i < D; ++i) {
     const T ai = mu[i] - c[i];
-    for (int j = 0; j < D; ++j) B[i * D + j] = centered_moment_entry(sigma[i * D + j], ai, mu[j] - c[j]);
+    for (int j = 0; j < D; ++j)
+      B[(i * D + j) * stride] = centered_moment_entry(sigma[i * D + j], ai, mu[j] - c[j]);
   }
 }
 
@@ -226,6 +229,39 @@ GPS_HD void mixture_mean(int K, int D, const T* mu, const T* wts, T* mu0) {
     T s = T(0);
     for (int k = 0; k < K; ++k) s += mu[k * D + i] * wts[k];
     mu0[i] = s;
+  }
+}
+
+// Lower triangle of Bw = sum_k w_k B_k (D x D, row stride ldp) over the clusters' centred
+// moments B (D x D x K, clusters innermost), summed in cluster order. B may hold plain
+// scalars while T is a SIMD pack of several query sets (lanes.h) sharing the clusters.
+// Four entries at a time: independent sums hide the add latency.
+template <class T, class S>
+GPS_HD void weighted_moment_sum(int K, int D, const T* wts, const S* B, T* Bw, int ldp) {
+  for (int i = 0; i < D; ++i) {
+    int j = 0;
+    for (; j + 3 <= i; j += 4) {
+      const S* b = B + (i * D + j) * K;
+      T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+      for (int k = 0; k < K; ++k) {
+        const T w = wts[k];
+        s0 += w * T(b[k]);
+        s1 += w * T(b[K + k]);
+        s2 += w * T(b[2 * K + k]);
+        s3 += w * T(b[3 * K + k]);
+      }
+      T* out = Bw + i * ldp + j;
+      out[0] = s0;
+      out[1] = s1;
+      out[2] = s2;
+      out[3] = s3;
+    }
+    for (; j <= i; ++j) {
+      const S* b = B + (i * D + j) * K;
+      T s = T(0);
+      for (int k = 0; k < K; ++k) s += wts[k] * T(b[k]);
+      Bw[i * ldp + j] = s;
+    }
   }
 }
 
@@ -292,6 +328,167 @@ struct ClusterFactorStep {
     la::copy(D, D, sigma + mk * D * D, D, L, D);
     status[mk] = la::cholesky_lower(D, L, D);
     logc[mk] = status[mk] == kOk ? cluster_log_constant(D, L, D, logmass[mk]) : T(0);
+  }
+};
+
+// ---- Device-path EM pieces (CUDA executor). The host queues a batched Cholesky of every
+// cluster covariance (cuSOLVER) and the large products as batched GEMMs (cuBLAS); these
+// functors do the per-element work between them. Layouts: points X (M x P x D),
+// mu (M x K x D), sigma / chol / Linv (M x K x D x D), logobs / logw (M x P x K).
+
+// After the batched factorisation of cluster (m, k): zeroes the strict upper triangle of
+// L, checks the pivot info, and forms logc and Linv = L^-1 for the whitening GEMM.
+template <class T>
+struct EstepFactorStep {
+  int K, D;
+  const int* info;          // (M x K) factorisation info, 0 when positive definite
+  const T* logmass;         // (M x K)
+  T* chol;                  // (M x K x D x D) L in the lower triangle
+  T* Linv;                  // (M x K x D x D)
+  T* logc;                  // (M x K)
+  std::uint32_t* status;    // (M x K)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
+    const std::int64_t mk = m * K + k;
+    T* L = chol + mk * D * D;
+    T* Li = Linv + mk * D * D;
+    for (int i = 0; i < D; ++i)
+      for (int j = i + 1; j < D; ++j) L[i * D + j] = T(0);
+    logc[mk] = T(0);
+    status[mk] = info[mk] == 0 ? std::uint32_t(kOk) : std::uint32_t(kNotPositiveDefinite);
+    if (status[mk] != kOk) return;
+    logc[mk] = cluster_log_constant(D, L, D, logmass[mk]);
+    if (!is_finite(logc[mk])) {
+      status[mk] = kNotPositiveDefinite;
+      return;
+    }
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j) Li[i * D + j] = i == j ? T(1) : T(0);
+    la::solve_lower_rows(D, D, L, D, Li, D);
+  }
+};
+
+// Residuals R (M x K x P x D) = x_n - mu_k of every point and cluster; item (m K + k, n).
+template <class T>
+struct EstepResidualStep {
+  int K, P, D;
+  const T* X;               // (M x P x D)
+  const T* mu;              // (M x K x D)
+  T* R;                     // (M x K x P x D)
+
+  GPS_HD void operator()(std::int64_t mk, std::int64_t n) const {
+    const std::int64_t m = mk / K;
+    const T* x = X + (m * P + n) * D;
+    const T* c = mu + mk * D;
+    T* r = R + (mk * P + n) * D;
+    for (int i = 0; i < D; ++i) r[i] = x[i] - c[i];
+  }
+};
+
+// logobs of point (m, n) from the whitened residuals Z (M x K x P x D) = R Linv^T.
+template <class T>
+struct EstepLogobsStep {
+  int K, P, D;
+  const T* Z;               // (M x K x P x D)
+  const T* logc;            // (M x K)
+  T* logobs;                // (M x P x K)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t n) const {
+    for (int k = 0; k < K; ++k) {
+      const T* z = Z + ((m * K + k) * P + n) * D;
+      logobs[(m * P + n) * K + k] = logobs_from_mahalanobis(la::dot(D, z, z), logc[m * K + k]);
+    }
+  }
+};
+
+// Per-condition E-step status: OR over the clusters.
+struct EstepStatusStep {
+  int K;
+  const std::uint32_t* cluster_status;  // (M x K)
+  std::uint32_t* status;                // (M)
+
+  GPS_HD void operator()(std::int64_t m) const {
+    std::uint32_t st = kOk;
+    for (int k = 0; k < K; ++k) st |= cluster_status[m * K + k];
+    status[m] = st;
+  }
+};
+
+// Log responsibilities logw and the log-likelihood ll (M) of condition m.
+template <class T>
+struct EmLoglikStep {
+  int P, K;
+  const T* logobs;          // (M x P x K)
+  T* logw;                  // (M x P x K)
+  T* ll;                    // (M)
+
+  GPS_HD void operator()(std::int64_t m) const {
+    T s = T(0);
+    for (int n = 0; n < P; ++n)
+      s += responsibilities_row(K, logobs + (m * P + n) * K, logw + (m * P + n) * K);
+    ll[m] = s;
+  }
+};
+
+// M-step masses of the active conditions (active (M) != 0).
+template <class T>
+struct MstepMassStep {
+  int P, K;
+  const int* active;        // (M)
+  const T* logw;            // (M x P x K)
+  T* col_lse;               // (M x K)
+  T* logmass;               // (M x K)
+  T* mass;                  // (M x K)
+
+  GPS_HD void operator()(std::int64_t m) const {
+    if (!active[m]) return;
+    mstep_mass(P, K, logw + m * P * K, col_lse + m * K, logmass + m * K, mass + m * K);
+  }
+};
+
+// Refit weights W (M x K x P) and sqrt-weighted points Xw (M x K x P x D) of point (m, n),
+// inputs of the mean GEMM (W X) and the scatter GEMM (Xw^T Xw).
+template <class T>
+struct MstepWeightStep {
+  int P, K, D;
+  const int* active;        // (M)
+  const T* X;               // (M x P x D)
+  const T* logw;            // (M x P x K)
+  const T* col_lse;         // (M x K)
+  const T* mass;            // (M x K)
+  T* W;                     // (M x K x P)
+  T* Xw;                    // (M x K x P x D)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t n) const {
+    using std::sqrt;
+    if (!active[m]) return;
+    const T* x = X + (m * P + n) * D;
+    for (int k = 0; k < K; ++k) {
+      const std::int64_t mk = m * K + k;
+      const T w = mstep_weight(P, K, logw[(m * P + n) * K + k], col_lse[mk], mass[mk]);
+      W[mk * P + n] = w;
+      const T sw = sqrt(w);
+      T* xw = Xw + (mk * P + n) * D;
+      for (int i = 0; i < D; ++i) xw[i] = x[i] * sw;
+    }
+  }
+};
+
+// New mean and covariance of cluster (m, k) of an active condition from the GEMM results.
+template <class T>
+struct MstepCovarianceStep {
+  int K, D;
+  const int* active;        // (M)
+  const T* mu_new;          // (M x K x D) W X
+  const T* XX;              // (M x K x D x D) Xw^T Xw
+  T* mu;                    // (M x K x D)
+  T* sigma;                 // (M x K x D x D)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
+    if (!active[m]) return;
+    const std::int64_t mk = m * K + k;
+    for (int i = 0; i < D; ++i) mu[mk * D + i] = mu_new[mk * D + i];
+    mstep_covariance(D, XX + mk * D * D, D, mu + mk * D, sigma + mk * D * D, D);
   }
 };
 

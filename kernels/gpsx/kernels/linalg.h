@@ -327,3 +327,38 @@ GPS_HD void mirror_upper(int n, T* A, int lda) {
 }
 
 }  // namespace gpsx::la
+
+namespace gpsx::la {
+
+// cholesky_lower computed right-looking: after column j is final it is mirrored into the
+// strict upper part of row j, and every later row i subtracts l_ij times that row over
+// the contiguous range (j, i]. Each entry sees the same subtractions in the same order
+// (p = 0..j-1) and the same scaling as cholesky_lower, so results are bit-identical, but
+// the updates vectorise instead of running as serial dot products. Same contract: the
+// lower triangle is read, the strict upper triangle is zeroed on success.
+template <class T>
+GPS_HD std::uint32_t cholesky_lower_rows(int n, T* A, int lda) {
+  using std::sqrt;
+  for (int j = 0; j < n; ++j) {
+    T* aj = A + j * lda;
+    const T d = aj[j];
+    if (!(d > T(0)) || !is_finite(d)) return kNotPositiveDefinite;
+    const T ljj = sqrt(d);
+    aj[j] = ljj;
+    const T inv = T(1) / ljj;
+    for (int i = j + 1; i < n; ++i) {
+      A[i * lda + j] = A[i * lda + j] * inv;
+      aj[i] = A[i * lda + j];
+    }
+    for (int i = j + 1; i < n; ++i) {
+      T* ai = A + i * lda;
+      const T lij = ai[j];
+      for (int k = j + 1; k <= i; ++k) ai[k] -= lij * aj[k];
+    }
+  }
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) A[i * lda + j] = T(0);
+  return kOk;
+}
+
+}  // namespace gpsx::la
