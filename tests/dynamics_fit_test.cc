@@ -40,15 +40,6 @@ double zero_floor(const std::vector<double>& ref) {
   return near_rel(got, r, rtol, zero_floor(r), what);
 }
 
-std::string stop_name(int stop) {
-  switch (stop) {
-    case gmm::kEmMaxIterations: return "max_iterations";
-    case gmm::kEmConverged: return "converged";
-    case gmm::kEmLoglikDecreased: return "loglik_decreased";
-    default: return "failed";
-  }
-}
-
 const json& reference() {
   static const json j = test::load_reference("dynamics_fit.json");
   return j;
@@ -141,7 +132,7 @@ void run_prior_case(const json& c) {
     EXPECT_EQ(rep.reinitialised, em["reinitialised"].get<bool>());
     const auto ll = flatten(em["loglik_per_iteration"]);
     ASSERT_EQ(rep.iterations[0], static_cast<int>(ll.size())) << "EM iteration count";
-    EXPECT_EQ(stop_name(rep.stop[0]), em["stop_reason"].get<std::string>());
+    EXPECT_EQ(std::string(gmm::em_stop_name(rep.stop[0])), em["stop_reason"].get<std::string>());
     EXPECT_TRUE(near_rel(rep.loglik.data(), ll, kRtolGmm, 1e-300, "loglik"));
     const json& g = step["gmm_after_update"];
     EXPECT_TRUE(close(prior.gmm.mu, g["mu"], kRtolGmm, "gmm mu"));

@@ -26,15 +26,6 @@ const json& gmm_reference() {
   return j;
 }
 
-std::string stop_name(int stop) {
-  switch (stop) {
-    case gmm::kEmMaxIterations: return "max_iterations";
-    case gmm::kEmConverged: return "converged";
-    case gmm::kEmLoglikDecreased: return "loglik_decreased";
-    default: return "failed";
-  }
-}
-
 struct Points {
   int P = 0, D = 0;
   std::vector<double> x;  // (P x D)
@@ -54,7 +45,7 @@ void expect_em(const GmmUpdateReport& rep, const json& em, const std::string& wh
   EXPECT_EQ(rep.K, em["K"].get<int>()) << what;
   EXPECT_EQ(rep.reinitialised, em["reinitialised"].get<bool>()) << what;
   EXPECT_EQ(rep.iterations[0], static_cast<int>(ll.size())) << what << ": EM iterations";
-  EXPECT_EQ(stop_name(rep.stop[0]), em["stop_reason"].get<std::string>()) << what;
+  EXPECT_EQ(std::string(gmm::em_stop_name(rep.stop[0])), em["stop_reason"].get<std::string>()) << what;
   if (rep.iterations[0] == static_cast<int>(ll.size())) {
     EXPECT_TRUE(near_rel(rep.loglik.data(), ll, kRtol, 1e-300, what + " loglik"));
   }

@@ -31,6 +31,17 @@ enum EmStop : int {
   kEmFailed = 4,  // non-finite log-likelihood or a non-PD cluster covariance
 };
 
+// The reference's name of a stop reason (as in the golden data and in progress logs).
+inline const char* em_stop_name(int stop) {
+  switch (stop) {
+    case kEmContinue: return "running";
+    case kEmMaxIterations: return "max_iterations";
+    case kEmConverged: return "converged";
+    case kEmLoglikDecreased: return "loglik_decreased";
+    default: return "failed";
+  }
+}
+
 // log sum_i exp(v[i * stride]) for n >= 1 values. As in the reference, a maximum of
 // -inf is replaced by 0 so that an all -inf input gives -inf instead of NaN.
 template <class T>
