@@ -184,8 +184,8 @@ Run run_update(const Problems& p, const gpsx::TrajOptSettings& s, int threads, i
   std::vector<double> eta(M), kl(M), step_mult(M, 1.0);
   std::vector<int> passes(M);
   std::vector<std::uint32_t> status(M);
-  std::vector<double> ws(gpsx::traj_opt_workspace_size(d, M, s));
   const gpsx::Executor ex = gpsx::cpu_executor(threads);
+  std::vector<double> ws(gpsx::traj_opt_workspace_size(ex, d, M, s));
   Run best;
   best.seconds = 1e300;
   for (int r = 0; r < repeats; ++r) {
@@ -240,29 +240,45 @@ int main(int argc, char** argv) {
       single.seconds * 1e3, single.passes, single.seconds * 1e3 / single.passes,
       flops * single.passes / single.seconds * 1e-9, ref_same_iters, speedup);
 
-  // a batch on one thread: the per-thread rate without other threads of ours competing
+  // a batch on one thread: the per-thread rate without other threads of ours competing,
+  // per condition (scalar kernels) and with W conditions per SIMD pack
   const Problems batch64(d, 64, 64, cost_scale);
-  const Run one_thread = run_update(batch64, seq, 1, 2);
-  const double gflops_1t = flops * one_thread.passes / one_thread.seconds * 1e-9;
-  std::printf("sequential M=64 on 1 thread: %.3f s, %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
-              one_thread.seconds, 64 / one_thread.seconds, gflops_1t, 100 * gflops_1t / gemm1);
+  gpsx::TrajOptSettings seq_scalar = seq;
+  seq_scalar.cpu_lanes = false;
+  const Run one_scalar = run_update(batch64, seq_scalar, 1, 2);
+  const Run one_lanes = run_update(batch64, seq, 1, 2);
+  const double gflops_scalar_1t = flops * one_scalar.passes / one_scalar.seconds * 1e-9;
+  const double gflops_lanes_1t = flops * one_lanes.passes / one_lanes.seconds * 1e-9;
+  std::printf("sequential M=64 on 1 thread, per condition: %.3f s, %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
+              one_scalar.seconds, 64 / one_scalar.seconds, gflops_scalar_1t, 100 * gflops_scalar_1t / gemm1);
+  std::printf("sequential M=64 on 1 thread, %d-lane packs: %.3f s, %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM), %.2fx\n",
+              gpsx::kTrajOptLanes, one_lanes.seconds, 64 / one_lanes.seconds, gflops_lanes_1t,
+              100 * gflops_lanes_1t / gemm1, one_scalar.seconds / one_lanes.seconds);
 
   gpsx::bench::json rows = gpsx::bench::json::array();
   double best_per_thread_fraction = 0;
-  for (const auto search : {gpsx::EtaSearch::kSequential, gpsx::EtaSearch::kParallel}) {
+  struct Variant {
+    const char* name;
+    gpsx::EtaSearch search;
+    bool lanes;
+  };
+  for (const Variant v : {Variant{"sequential", gpsx::EtaSearch::kSequential, false},
+                          Variant{"sequential_lanes", gpsx::EtaSearch::kSequential, true},
+                          Variant{"parallel4", gpsx::EtaSearch::kParallel, false}}) {
     gpsx::TrajOptSettings s;
-    s.search = search;
-    const char* mode = search == gpsx::EtaSearch::kSequential ? "sequential" : "parallel4";
+    s.search = v.search;
+    s.cpu_lanes = v.lanes;
+    const char* mode = v.name;
     for (int M = 1; M <= max_M; M *= 4) {
       const Problems p(d, M, 100 + M, cost_scale);
       const Run r = run_update(p, s, threads, M <= 64 ? 3 : 1);
-      const int evaluations = search == gpsx::EtaSearch::kSequential ? 1 : s.candidates;
+      const int evaluations = v.search == gpsx::EtaSearch::kSequential ? 1 : s.candidates;
       const double gflops = flops * r.passes * evaluations / r.seconds * 1e-9;
       const double fraction = gflops / threads / gemm1;
-      if (M >= 64 && search == gpsx::EtaSearch::kSequential)
+      if (M >= 64 && v.search == gpsx::EtaSearch::kSequential)
         best_per_thread_fraction = std::max(best_per_thread_fraction, fraction);
       std::printf(
-          "%-10s M=%5d: %8.3f s, %9.1f conditions/s, %3d sequential passes (max), %6.2f "
+          "%-16s M=%5d: %8.3f s, %9.1f conditions/s, %3d sequential passes (max), %6.2f "
           "passes/condition, %6.2f GFLOP/s (%.0f%% of GEMM per thread), %d not ok\n",
           mode, M, r.seconds, M / r.seconds, r.max_passes, double(r.passes) / M, gflops,
           100 * fraction, r.failed);
@@ -291,8 +307,13 @@ int main(int argc, char** argv) {
                                   {"single_iterations", single.passes},
                                   {"reference_seconds_same_iterations", ref_same_iters},
                                   {"speedup_vs_reference", speedup},
-                                  {"batched_M64_1thread_gflops", gflops_1t},
-                                  {"batched_M64_1thread_fraction_of_gemm", gflops_1t / gemm1},
+                                  {"lanes", gpsx::kTrajOptLanes},
+                                  {"batched_M64_1thread_scalar_gflops", gflops_scalar_1t},
+                                  {"batched_M64_1thread_scalar_fraction_of_gemm",
+                                   gflops_scalar_1t / gemm1},
+                                  {"batched_M64_1thread_lanes_gflops", gflops_lanes_1t},
+                                  {"batched_M64_1thread_lanes_fraction_of_gemm",
+                                   gflops_lanes_1t / gemm1},
                                   {"best_batched_fraction_of_gemm_per_thread",
                                    best_per_thread_fraction},
                                   {"batched", rows}});

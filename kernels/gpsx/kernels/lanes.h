@@ -49,6 +49,9 @@ struct Lanes {
   friend bool operator>=(Lanes a, Lanes b) { return all(a.v >= b.v); }
   friend bool operator==(Lanes a, Lanes b) { return all(a.v == b.v); }
 
+  // x > lo ? x : lo per lane, as the kernels' scalar clip_below (a NaN lane gives lo).
+  friend Lanes clip_below(Lanes x, Lanes lo) { return from(x.v > lo.v ? x.v : lo.v); }
+
   friend Lanes sqrt(Lanes a) {
     Lanes r;
     for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);

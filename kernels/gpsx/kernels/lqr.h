@@ -131,6 +131,13 @@ struct SearchTrace {
   int* attempts;   // backward sweeps tried in that iteration
 };
 
+// x > lo ? x : lo (a NaN x gives lo). Lanes (lanes.h) overloads it lane-wise, so the same
+// kernel code clips each lane of a SIMD pack on its own.
+template <class Real>
+GPS_HD GPS_INLINE Real clip_below(Real x, Real lo) {
+  return x > lo ? x : lo;
+}
+
 // ---- scratch -----------------------------------------------------------------------------
 
 // Elements of Real scratch a backward sweep needs.
@@ -433,7 +440,7 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
                   Real(0.5) * la::cholesky_logdet(U, Cn, U) +  // same diagonal as the lower factor
                   Real(0.5) * la::cholesky_logdet(U, Ca, U);
   if (!is_finite(kl)) *finite = false;
-  return kl > Real(0) ? kl : Real(0);
+  return clip_below(kl, Real(0));
 }
 
 // The same KL from the state marginal only (traj_distr_kl_alt): mu_x (X), sigma_x (X x X)
@@ -473,7 +480,7 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   const Real kl = Real(0.5) * (la::cholesky_logdet(U, Ca, U) - la::cholesky_logdet(U, Cn, U) -
                                Real(U) + tr + quad);
   if (!is_finite(kl)) *finite = false;
-  return kl > Real(0) ? kl : Real(0);
+  return clip_below(kl, Real(0));
 }
 
 // Expected cost at one step under N(mu, sigma) (the reference's estimate_cost term).
@@ -580,6 +587,97 @@ GPS_HD void estimate_cost(const Dims& d, const TrajInfo<Real>& info,
              &finite);
 }
 
+// State of one condition's dual search between passes.
+template <class Real>
+struct DualState {
+  Real lo, hi;  // bracket: eta with KL above / below the bound seen so far
+  Real eta;     // eta of the next pass
+  int itr;      // passes done
+};
+
+template <class Real>
+GPS_HD DualState<Real> dual_start(const SearchSettings<Real>& s, Real eta) {
+  return {s.min_eta, s.max_eta, eta, 0};
+}
+
+// The reference's bookkeeping after pass number st->itr (already counted) of one condition:
+// bs = its backward status, used = the eta that succeeded, div / finite = its forward KL.
+// Returns true when the search ends, with *status, *eta (the reference's returned eta) and
+// *kl set (*kl left as is when the backward pass failed); else st->eta is the next eta.
+// Shared by dual_search and the SIMD-lane search (lqr_lanes.h), so both decide alike.
+template <class Real>
+GPS_HD bool dual_iteration_end(const SearchSettings<Real>& s, std::uint32_t bs, Real used,
+                               bool finite, Real div, DualState<Real>* st, Real* eta, Real* kl,
+                               std::uint32_t* status) {
+  using std::fabs;
+  using std::sqrt;
+  if (bs != kOk) {
+    *eta = used;
+    *status = bs;
+    return true;
+  }
+  *kl = div;
+  if (!finite) {
+    *eta = used;
+    *status = kNonFinite;
+    return true;
+  }
+  const Real c = div - s.kl_bound;
+  if (fabs(c) < Real(0.1) * s.kl_bound) {
+    *eta = used;
+    *status = kOk;
+    return true;
+  }
+  if (c < Real(0)) {  // eta too big
+    st->hi = used;
+    const Real geom = sqrt(st->lo * st->hi);
+    st->eta = geom > Real(0.1) * st->hi ? geom : Real(0.1) * st->hi;
+  } else {  // eta too small
+    st->lo = used;
+    const Real geom = sqrt(st->lo * st->hi);
+    st->eta = geom < Real(10) * st->lo ? geom : Real(10) * st->lo;
+  }
+  if (st->itr >= s.max_iterations) {
+    *eta = st->eta;  // the next proposal, not the eta of the returned controller
+    *status = kNotConverged;
+    return true;
+  }
+  return false;
+}
+
+// The sequential dual search from state *st (dual_search below starts it fresh; the
+// SIMD-lane search finishes its last conditions with it). Arguments as dual_search's.
+template <class Real>
+GPS_HD std::uint32_t dual_search_from(const Dims& d, const TrajInfo<Real>& info,
+                                      const Constraint<Real>& con, const SearchSettings<Real>& s,
+                                      DualState<Real>* st, Real* eta, const Controller<Real>& out,
+                                      const ForwardRecord<Real>& rec,
+                                      const SearchTrace<Real>& trace, Real* kl, int* iterations,
+                                      Real* scratch) {
+  const BackwardRecord<Real> no_record{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  *iterations = st->itr;
+  while (st->itr < s.max_iterations) {
+    int attempts = 0;
+    Real used = st->eta;
+    const std::uint32_t bs = backward_pass(d, info, con, st->eta, s.del0, s.max_eta, out,
+                                           no_record, &used, &attempts, scratch);
+    const int itr = st->itr++;
+    *iterations = st->itr;
+    bool finite = true;
+    Real div = Real(0);
+    if (bs == kOk) {
+      div = forward_kl(d, info, view_of(out), con.kl_anchor(), rec, scratch, &finite);
+      if (trace.eta_used) trace.eta_used[itr] = used;
+      if (trace.kl) trace.kl[itr] = div;
+      if (trace.attempts) trace.attempts[itr] = attempts;
+    }
+    std::uint32_t status = kOk;
+    if (dual_iteration_end(s, bs, used, finite, div, st, eta, kl, &status)) return status;
+  }
+  *eta = st->eta;
+  return kNotConverged;
+}
+
 // Sequential dual search of the reference (pitfall 5) for one condition. eta: in = start
 // (the previous iteration's eta), out = the reference's returned eta (the converged eta,
 // or the next proposal when the iterations run out). out receives the controller of the
@@ -592,49 +690,8 @@ GPS_HD std::uint32_t dual_search(const Dims& d, const TrajInfo<Real>& info,
                                  Real* eta, const Controller<Real>& out,
                                  const ForwardRecord<Real>& rec, const SearchTrace<Real>& trace,
                                  Real* kl, int* iterations, Real* scratch) {
-  using std::fabs;
-  using std::sqrt;
-  const BackwardRecord<Real> no_record{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
-  Real lo = s.min_eta, hi = s.max_eta;
-  Real e = *eta;
-  *iterations = 0;
-  for (int itr = 0; itr < s.max_iterations; ++itr) {
-    int attempts = 0;
-    Real used = e;
-    const std::uint32_t bs =
-        backward_pass(d, info, con, e, s.del0, s.max_eta, out, no_record, &used, &attempts, scratch);
-    *iterations = itr + 1;
-    if (bs != kOk) {
-      *eta = used;
-      return bs;
-    }
-    bool finite = true;
-    const Real div = forward_kl(d, info, view_of(out), con.kl_anchor(), rec, scratch, &finite);
-    *kl = div;
-    if (trace.eta_used) trace.eta_used[itr] = used;
-    if (trace.kl) trace.kl[itr] = div;
-    if (trace.attempts) trace.attempts[itr] = attempts;
-    if (!finite) {
-      *eta = used;
-      return kNonFinite;
-    }
-    const Real c = div - s.kl_bound;
-    if (fabs(c) < Real(0.1) * s.kl_bound) {
-      *eta = used;
-      return kOk;
-    }
-    if (c < Real(0)) {  // eta too big
-      hi = used;
-      const Real geom = sqrt(lo * hi);
-      e = geom > Real(0.1) * hi ? geom : Real(0.1) * hi;
-    } else {  // eta too small
-      lo = used;
-      const Real geom = sqrt(lo * hi);
-      e = geom < Real(10) * lo ? geom : Real(10) * lo;
-    }
-  }
-  *eta = e;  // the next proposal, not the eta of the returned controller
-  return kNotConverged;
+  DualState<Real> st = dual_start(s, *eta);
+  return dual_search_from(d, info, con, s, &st, eta, out, rec, trace, kl, iterations, scratch);
 }
 
 // Algorithm._set_new_mult: the next step multiplier from predicted and actual improvement.
@@ -777,13 +834,15 @@ struct SequentialSearchFn {
   BatchController<Real> out;
   BatchResult<Real> res;
   Real* scratch;              // (M x search_scratch_size)
-  GPS_HD void operator()(std::int64_t m) const {
+  GPS_HD void operator()(std::int64_t m) const { run(m, scratch + m * search_scratch_size(in.d)); }
+  // The search of condition m with scratch s (search_scratch_size elements).
+  GPS_HD void run(std::int64_t m, Real* s) const {
     const Dims& d = in.d;
     const ForwardRecord<Real> none{nullptr, nullptr, nullptr, nullptr};
     const SearchTrace<Real> no_trace{nullptr, nullptr, nullptr};
     res.status[m] = dual_search(d, in.info(m), in.constraint(m), search.settings(d, m),
                                 res.eta + m, out.at(d, m), none, no_trace, res.kl + m,
-                                res.passes + m, scratch + m * search_scratch_size(d));
+                                res.passes + m, s);
   }
 };
 
