@@ -10,9 +10,9 @@
 //   kl_step          traj_distr_kl for any joint marginal (the reference's formula);
 //                    forward_kl uses the equal state-marginal form kl_step_alt, cheaper
 //
-// Products go through la::gemm_nn_acc / gemm_tn_acc (vectorisable inner loops); the
-// summation order therefore differs from numpy's in the last bits (golden data agree to
-// ~1e-14 relative, KL ~1e-13).
+// Products go through la::gemm_nn_fma / gemm_tn_fma (vectorisable inner loops, fused
+// multiply-adds where the target has them); the rounding therefore differs from numpy's in
+// the last bits (golden data agree to ~1e-14 relative, KL ~1e-13).
 //
 // Layout (one condition, time first): joint vector [x; u], n = dX + dU.
 // All functions run on raw pointers + caller scratch (sizes from *_scratch_size), return
@@ -193,9 +193,9 @@ GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real*
                         Real* Q, Real* q, Real* G, Real* g) {
   const int X = d.dX, U = d.dU, n = d.n();
   la::fill(U, X, Real(0), G, X);
-  la::gemm_nn_acc(U, X, U, Real(1), P, U, K, X, G, X);  // P K
+  la::gemm_nn_fma(U, X, U, Real(1), P, U, K, X, G, X);  // P K
   la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);  // P k
-  la::gemm_tn_acc(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
+  la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
   for (int b = 0; b < U; ++b)
     for (int i = 0; i < X; ++i) {
       Q[i * n + X + b] -= w * G[b * X + i];
@@ -275,12 +275,12 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   la::symmetrize(n, Q, n);
   if (Vxx1) {
     la::fill(X, n, Real(0), W, n);
-    la::gemm_nn_acc(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
-    la::gemm_tn_acc(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
+    la::gemm_nn_fma(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
+    la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
     la::mirror_upper(n, Q, n);
     for (int i = 0; i < X; ++i) h[i] = Vx1[i];
-    la::gemv_t_acc(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
-    la::gemv_t_acc(X, n, v_scale, Fm, n, h, q);
+    la::gemv_t_fma(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
+    la::gemv_t_fma(X, n, v_scale, Fm, n, h, q);
   }
 
   // gains: Quu = L L^T; K = -Quu^-1 Qux, k = -Quu^-1 Qu; covariance = Quu^-1.
@@ -314,7 +314,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
 
   // V: Vxx = Qxx + Qxu K (symmetrised), Vx = Qx + Qxu k.
   la::copy(X, X, Q, n, Vxx, X);
-  la::gemm_nn_acc(X, X, U, Real(1), Q + X, n, K, X, Vxx, X);
+  la::gemm_nn_fma(X, X, U, Real(1), Q + X, n, K, X, Vxx, X);
   la::symmetrize(X, Vxx, X);
   for (int i = 0; i < X; ++i) Vx[i] = q[i];
   la::gemv(false, X, U, Real(1), Q + X, n, k, Real(1), Vx);
@@ -405,16 +405,16 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
   precision_from_upper_cholesky(U, Ca, Pa, tmp);
   la::fill(U, X, Real(0), Gn, X);
   la::fill(U, X, Real(0), Ga, X);
-  la::gemm_nn_acc(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
-  la::gemm_nn_acc(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
+  la::gemm_nn_fma(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
+  la::gemm_nn_fma(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
   la::gemv(false, U, U, Real(1), Pn, U, kn, Real(0), gn);
   la::gemv(false, U, U, Real(1), Pa, U, ka, Real(0), ga);
 
   // quad = sum_ij (sigma + mu mu^T)_ij dM_ij with dM = M_new - M_anchor,
   // M = [[K^T P K, -K^T P], [-P K, P]]; lin = mu . (v_new - v_anchor), v = [K^T P k; -P k].
   la::fill(X, X, Real(0), D, X);  // D = dM_xx
-  la::gemm_tn_acc(X, X, U, Real(1), Kn, X, Gn, X, D, X, false);
-  la::gemm_tn_acc(X, X, U, Real(-1), Ka, X, Ga, X, D, X, false);
+  la::gemm_tn_fma(X, X, U, Real(1), Kn, X, Gn, X, D, X, false);
+  la::gemm_tn_fma(X, X, U, Real(-1), Ka, X, Ga, X, D, X, false);
   Real quad = Real(0), lin = Real(0);
   for (int i = 0; i < X; ++i) {
     const Real* Si = sigma + i * n;
@@ -464,13 +464,13 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   for (int i = 0; i < U * X; ++i) dK[i] = Ka[i] - Kn[i];
   for (int a = 0; a < U; ++a) dk[a] = ka[a] - kn[a];
   la::fill(U, X, Real(0), r, X);
-  la::gemm_nn_acc(U, X, U, Real(1), inv_a, U, dK, X, r, X);
+  la::gemm_nn_fma(U, X, U, Real(1), inv_a, U, dK, X, r, X);
   la::gemv(false, U, U, Real(1), inv_a, U, dk, Real(0), s);
   Real tr = Real(0);
   for (int a = 0; a < U; ++a)
     for (int b = 0; b < U; ++b) tr += inv_a[a * U + b] * cov_n[b * U + a];
   la::fill(U, X, Real(0), Y, X);
-  la::gemm_nn_acc(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
+  la::gemm_nn_fma(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
   Real quad = la::dot(U, dk, s);
   for (int a = 0; a < U; ++a) {
     const Real* dKa = dK + a * X;
@@ -535,7 +535,7 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
         for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot_split4(X, Sxx + i * X, K + a * X);
       la::transpose(X, U, S + X, n, S + X * n, n);
       la::copy(U, U, ctrl.pol_covar + t * uu, U, S + X * n + X, n);
-      la::gemm_nn_acc(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
+      la::gemm_nn_fma(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
       if (rec.mu) la::copy(1, n, m, n, rec.mu + t * n, n);
       if (rec.sigma) la::copy(n, n, S, n, rec.sigma + t * n * n, n);
       if (rec.cost)
@@ -558,20 +558,20 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
       // Fm sigma Fm^T = Acl Sxx Acl^T + B pol_covar B^T, Fm mu = Acl mx + B k.
       const Real* B = F + X;
       la::copy(X, X, F, n, Acl, X);
-      la::gemm_nn_acc(X, X, U, Real(1), B, n, K, X, Acl, X);
+      la::gemm_nn_fma(X, X, U, Real(1), B, n, K, X, Acl, X);
       la::fill(X, X, Real(0), AS, X);
-      la::gemm_nn_acc(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
+      la::gemm_nn_fma(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
       la::fill(X, U, Real(0), BP, U);
-      la::gemm_nn_acc(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
+      la::gemm_nn_fma(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
       la::transpose(X, X, Acl, X, AclT, X);
       la::transpose(X, U, B, n, Bt, X);
       la::copy(X, X, info.dyn_covar + t * X * X, X, Sxx, X);
-      la::gemm_nn_acc(X, X, X, Real(1), AS, X, AclT, X, Sxx, X, true);
-      la::gemm_nn_acc(X, X, U, Real(1), BP, U, Bt, X, Sxx, X, true);
+      la::gemm_nn_fma(X, X, X, Real(1), AS, X, AclT, X, Sxx, X, true);
+      la::gemm_nn_fma(X, X, U, Real(1), BP, U, Bt, X, Sxx, X, true);
       la::mirror_upper(X, Sxx, X);
       for (int i = 0; i < X; ++i) mx[i] = info.fv[t * X + i];
-      la::gemv_t_acc(X, X, Real(1), AclT, X, m, mx);
-      la::gemv_t_acc(U, X, Real(1), Bt, X, ctrl.k + t * U, mx);
+      la::gemv_t_fma(X, X, Real(1), AclT, X, m, mx);
+      la::gemv_t_fma(U, X, Real(1), Bt, X, ctrl.k + t * U, mx);
     }
   }
   return total;

@@ -192,7 +192,8 @@ struct SequentialSearchLanes {
   static void put(P* dst, const S* src, std::size_t count, std::int64_t m, int l) {
     if (!src) return;
     src += m * static_cast<std::int64_t>(count);
-    for (std::size_t i = 0; i < count; ++i) dst[i].set_lane(l, src[i]);
+    S* lane = reinterpret_cast<S*>(dst) + l;  // GCC vectors alias their element type
+    for (std::size_t i = 0; i < count; ++i) lane[i * W] = src[i];
   }
 
   // Condition m into lane l, search started.
