@@ -352,10 +352,10 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 // Blocks of 2 x 4 entries of C stay in registers over the whole k: no C traffic in the
 // inner loop and 8 independent accumulation chains. Each C entry accumulates p = 0..k-1 in
 // order. upper_only as in gemm_nn_acc.
-template <class T>
+// unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
+template <bool unit, class T>
 GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, int acs,
                              const T* B, int ldb, T* C, int ldc, bool upper_only) {
-  const bool unit = alpha == T(1);  // alpha * a == a then: the product can be skipped
   int i = 0;
   for (; i + 2 <= m; i += 2) {
     const T* x = A + i * ars;
@@ -433,7 +433,10 @@ template <class T>
 GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only = false) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
+    if (alpha == T(1))
+      gemm_fma_blocked<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
+    else
+      gemm_fma_blocked<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
     return;
   }
   int i = 0;
@@ -488,7 +491,10 @@ template <class T>
 GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
+    if (alpha == T(1))
+      gemm_fma_blocked<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
+    else
+      gemm_fma_blocked<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
     return;
   }
   int p = 0;
