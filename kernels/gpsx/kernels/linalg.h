@@ -350,22 +350,25 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 
 // C (m x n) += alpha * op(A) (m x k) * B (k x n) with op(A)(i, p) = A[i * ars + p * acs].
 // Blocks of 2 x 4 entries of C stay in registers over the whole k: no C traffic in the
-// inner loop and 8 independent accumulation chains. Each C entry accumulates p = 0..k-1 in
-// order. upper_only as in gemm_nn_acc.
+// inner loop and 8 independent accumulation chains. Column blocks are the outer loop, so
+// the k x 4 slice of B stays in L1 while every row pair passes over it. Each C entry
+// accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
+// skipped (others are computed whole; complete with mirror_upper).
 // unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
 template <bool unit, class T>
 GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, int acs,
                              const T* B, int ldb, T* C, int ldc, bool upper_only) {
-  int i = 0;
-  for (; i + 2 <= m; i += 2) {
-    const T* x = A + i * ars;
-    const T* y = x + ars;
-    T* c0 = C + i * ldc;
-    T* c1 = c0 + ldc;
-    int j = upper_only ? i : 0;
-    for (; j + 4 <= n; j += 4) {
-      T s00 = c0[j], s01 = c0[j + 1], s02 = c0[j + 2], s03 = c0[j + 3];
-      T s10 = c1[j], s11 = c1[j + 1], s12 = c1[j + 2], s13 = c1[j + 3];
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const int i_end = upper_only && j + 4 < m ? j + 4 : m;  // rows with an entry >= diagonal
+    int i = 0;
+    for (; i + 2 <= i_end; i += 2) {
+      const T* x = A + i * ars;
+      const T* y = x + ars;
+      T* c0 = C + i * ldc + j;
+      T* c1 = c0 + ldc;
+      T s00 = c0[0], s01 = c0[1], s02 = c0[2], s03 = c0[3];
+      T s10 = c1[0], s11 = c1[1], s12 = c1[2], s13 = c1[3];
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T ya = unit ? y[p * acs] : alpha * y[p * acs];
@@ -380,26 +383,13 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
         s12 = mul_add(ya, b2, s12);
         s13 = mul_add(ya, b3, s13);
       }
-      c0[j] = s00, c0[j + 1] = s01, c0[j + 2] = s02, c0[j + 3] = s03;
-      c1[j] = s10, c1[j + 1] = s11, c1[j + 2] = s12, c1[j + 3] = s13;
+      c0[0] = s00, c0[1] = s01, c0[2] = s02, c0[3] = s03;
+      c1[0] = s10, c1[1] = s11, c1[2] = s12, c1[3] = s13;
     }
-    for (; j < n; ++j) {
-      T s0 = c0[j], s1 = c1[j];
-      for (int p = 0; p < k; ++p) {
-        const T xa = unit ? x[p * acs] : alpha * x[p * acs];
-        const T ya = unit ? y[p * acs] : alpha * y[p * acs];
-        s0 = mul_add(xa, B[p * ldb + j], s0);
-        s1 = mul_add(ya, B[p * ldb + j], s1);
-      }
-      c0[j] = s0, c1[j] = s1;
-    }
-  }
-  if (i < m) {  // the last row of an odd m
-    const T* x = A + i * ars;
-    T* c = C + i * ldc;
-    int j = upper_only ? i : 0;
-    for (; j + 4 <= n; j += 4) {
-      T s0 = c[j], s1 = c[j + 1], s2 = c[j + 2], s3 = c[j + 3];
+    if (i < i_end) {  // odd row count
+      const T* x = A + i * ars;
+      T* c = C + i * ldc + j;
+      T s0 = c[0], s1 = c[1], s2 = c[2], s3 = c[3];
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T* b = B + p * ldb + j;
@@ -408,13 +398,30 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
         s2 = mul_add(xa, b[2], s2);
         s3 = mul_add(xa, b[3], s3);
       }
-      c[j] = s0, c[j + 1] = s1, c[j + 2] = s2, c[j + 3] = s3;
+      c[0] = s0, c[1] = s1, c[2] = s2, c[3] = s3;
     }
-    for (; j < n; ++j) {
-      T s = c[j];
+  }
+  for (; j < n; ++j) {  // last columns, two rows at a time
+    const int i_end = upper_only && j + 1 < m ? j + 1 : m;
+    int i = 0;
+    for (; i + 2 <= i_end; i += 2) {
+      const T* x = A + i * ars;
+      const T* y = x + ars;
+      T s0 = C[i * ldc + j], s1 = C[(i + 1) * ldc + j];
+      for (int p = 0; p < k; ++p) {
+        const T xa = unit ? x[p * acs] : alpha * x[p * acs];
+        const T ya = unit ? y[p * acs] : alpha * y[p * acs];
+        s0 = mul_add(xa, B[p * ldb + j], s0);
+        s1 = mul_add(ya, B[p * ldb + j], s1);
+      }
+      C[i * ldc + j] = s0, C[(i + 1) * ldc + j] = s1;
+    }
+    if (i < i_end) {
+      const T* x = A + i * ars;
+      T s = C[i * ldc + j];
       for (int p = 0; p < k; ++p)
         s = mul_add(unit ? x[p * acs] : alpha * x[p * acs], B[p * ldb + j], s);
-      c[j] = s;
+      C[i * ldc + j] = s;
     }
   }
 }
