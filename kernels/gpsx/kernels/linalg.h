@@ -401,22 +401,30 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
       c[0] = s0, c[1] = s1, c[2] = s2, c[3] = s3;
     }
   }
-  for (; j < n; ++j) {  // last columns, two rows at a time
+  for (; j < n; ++j) {  // last columns: eight rows at a time, so eight chains in flight
     const int i_end = upper_only && j + 1 < m ? j + 1 : m;
     int i = 0;
-    for (; i + 2 <= i_end; i += 2) {
+    for (; i + 8 <= i_end; i += 8) {
       const T* x = A + i * ars;
-      const T* y = x + ars;
-      T s0 = C[i * ldc + j], s1 = C[(i + 1) * ldc + j];
+      T* c = C + i * ldc + j;
+      T s0 = c[0], s1 = c[ldc], s2 = c[2 * ldc], s3 = c[3 * ldc];
+      T s4 = c[4 * ldc], s5 = c[5 * ldc], s6 = c[6 * ldc], s7 = c[7 * ldc];
       for (int p = 0; p < k; ++p) {
-        const T xa = unit ? x[p * acs] : alpha * x[p * acs];
-        const T ya = unit ? y[p * acs] : alpha * y[p * acs];
-        s0 = mul_add(xa, B[p * ldb + j], s0);
-        s1 = mul_add(ya, B[p * ldb + j], s1);
+        const T* a = x + p * acs;
+        const T b = B[p * ldb + j];
+        s0 = mul_add(unit ? a[0] : alpha * a[0], b, s0);
+        s1 = mul_add(unit ? a[ars] : alpha * a[ars], b, s1);
+        s2 = mul_add(unit ? a[2 * ars] : alpha * a[2 * ars], b, s2);
+        s3 = mul_add(unit ? a[3 * ars] : alpha * a[3 * ars], b, s3);
+        s4 = mul_add(unit ? a[4 * ars] : alpha * a[4 * ars], b, s4);
+        s5 = mul_add(unit ? a[5 * ars] : alpha * a[5 * ars], b, s5);
+        s6 = mul_add(unit ? a[6 * ars] : alpha * a[6 * ars], b, s6);
+        s7 = mul_add(unit ? a[7 * ars] : alpha * a[7 * ars], b, s7);
       }
-      C[i * ldc + j] = s0, C[(i + 1) * ldc + j] = s1;
+      c[0] = s0, c[ldc] = s1, c[2 * ldc] = s2, c[3 * ldc] = s3;
+      c[4 * ldc] = s4, c[5 * ldc] = s5, c[6 * ldc] = s6, c[7 * ldc] = s7;
     }
-    if (i < i_end) {
+    for (; i < i_end; ++i) {
       const T* x = A + i * ars;
       T s = C[i * ldc + j];
       for (int p = 0; p < k; ++p)
