@@ -39,8 +39,8 @@ struct TrajOptSettings {
 constexpr int kTrajOptLanes = 4;
 
 // Workspace elements (of the scalar type) traj_opt_update needs on `ex`: with the CPU
-// SIMD path ~W x 2.6 MB per thread (double, T = 100, dX = 26, dU = 7) for the staged
-// inputs of its packs, else M x lqr::search_scratch_size.
+// SIMD path the staged inputs, controller and scratch of one pack per thread (~12 MB per
+// thread for double, T = 100, dX = 26, dU = 7), else M x lqr::search_scratch_size.
 std::size_t traj_opt_workspace_size(const Executor& ex, const lqr::Dims& d, int M,
                                     const TrajOptSettings& s);
 // The per-condition path's size (CUDA, or the CPU without SIMD packs). A CPU call given
