@@ -349,8 +349,8 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 }
 
 // C (m x n) += alpha * op(A) (m x k) * B (k x n) with op(A)(i, p) = A[i * ars + p * acs].
-// Blocks of 2 x 4 entries of C stay in registers over the whole k: no C traffic in the
-// inner loop and 8 independent accumulation chains. Column blocks are the outer loop, so
+// Blocks of 3 x 4 entries of C stay in registers over the whole k: no C traffic in the
+// inner loop and 12 independent accumulation chains. Column blocks are the outer loop, so
 // the k x 4 slice of B stays in L1 while every row pair passes over it. Each C entry
 // accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
 // skipped (others are computed whole; complete with mirror_upper).
@@ -362,16 +362,20 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
   for (; j + 4 <= n; j += 4) {
     const int i_end = upper_only && j + 4 < m ? j + 4 : m;  // rows with an entry >= diagonal
     int i = 0;
-    for (; i + 2 <= i_end; i += 2) {
+    for (; i + 3 <= i_end; i += 3) {
       const T* x = A + i * ars;
       const T* y = x + ars;
+      const T* z = y + ars;
       T* c0 = C + i * ldc + j;
       T* c1 = c0 + ldc;
+      T* c2 = c1 + ldc;
       T s00 = c0[0], s01 = c0[1], s02 = c0[2], s03 = c0[3];
       T s10 = c1[0], s11 = c1[1], s12 = c1[2], s13 = c1[3];
+      T s20 = c2[0], s21 = c2[1], s22 = c2[2], s23 = c2[3];
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T ya = unit ? y[p * acs] : alpha * y[p * acs];
+        const T za = unit ? z[p * acs] : alpha * z[p * acs];
         const T* b = B + p * ldb + j;
         const T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
         s00 = mul_add(xa, b0, s00);
@@ -382,11 +386,16 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
         s11 = mul_add(ya, b1, s11);
         s12 = mul_add(ya, b2, s12);
         s13 = mul_add(ya, b3, s13);
+        s20 = mul_add(za, b0, s20);
+        s21 = mul_add(za, b1, s21);
+        s22 = mul_add(za, b2, s22);
+        s23 = mul_add(za, b3, s23);
       }
       c0[0] = s00, c0[1] = s01, c0[2] = s02, c0[3] = s03;
       c1[0] = s10, c1[1] = s11, c1[2] = s12, c1[3] = s13;
+      c2[0] = s20, c2[1] = s21, c2[2] = s22, c2[3] = s23;
     }
-    if (i < i_end) {  // odd row count
+    for (; i < i_end; ++i) {  // the last one or two rows
       const T* x = A + i * ars;
       T* c = C + i * ldc + j;
       T s0 = c[0], s1 = c[1], s2 = c[2], s3 = c[3];
@@ -436,7 +445,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
 
 // How gemm_nn_fma / gemm_tn_fma order their loops: plain scalars sweep rows of C (the
 // compiler vectorises along a row); types whose every entry is already a full vector (SIMD
-// packs, lanes.h specialises this) keep 2 x 4 blocks of C in registers. Both orders do the
+// packs, lanes.h specialises this) keep 3 x 4 blocks of C in registers. Both orders do the
 // same operations per entry (p = 0..k-1), so results are identical.
 template <class T>
 struct RegisterBlocked {
