@@ -1,7 +1,8 @@
 // KL-constrained LQR C-step: one full eta search (T=100, dX=26, dU=7, double) on one
 // thread vs the reference's documented ~0.42 s (cbfinn/gps numpy, 7 eta iterations,
 // measured by the issue author on this machine kind; numpy cannot run here), then M
-// conditions on all threads in both search modes, and the achieved GFLOP/s against a
+// conditions on all threads in both search modes, the sequential one per condition and
+// with 4 conditions per SIMD pack (lqr_lanes.h), and the achieved GFLOP/s against a
 // 512x512 double Eigen GEMM measured in the same run.
 //
 // Usage: lqr_bench [max_M]   (default 1024; inputs take ~2.2 MB per condition)
@@ -166,7 +167,8 @@ std::pair<double, double> phase_seconds(const Problems& p, int reps) {
 }
 
 struct Run {
-  double seconds = 0;
+  double seconds = 0;  // wall
+  double cpu_seconds = 0;  // CPU time of the process (all threads) in the same run
   long passes = 0;    // summed over conditions
   int max_passes = 0; // sequential passes of the slowest condition
   int failed = 0;     // conditions not kOk
@@ -184,20 +186,23 @@ Run run_update(const Problems& p, const gpsx::TrajOptSettings& s, int threads, i
   std::vector<double> eta(M), kl(M), step_mult(M, 1.0);
   std::vector<int> passes(M);
   std::vector<std::uint32_t> status(M);
-  std::vector<double> ws(gpsx::traj_opt_workspace_size(d, M, s));
   const gpsx::Executor ex = gpsx::cpu_executor(threads);
+  std::vector<double> ws(gpsx::traj_opt_workspace_size(ex, d, M, s));
   Run best;
   best.seconds = 1e300;
   for (int r = 0; r < repeats; ++r) {
     std::fill(eta.begin(), eta.end(), 1.0);
     const auto t0 = Clock::now();
+    const double c0 = gpsx::bench::process_cpu_seconds();
     gpsx::traj_opt_update(ex, d, M, p.inputs(), step_mult.data(), s, out,
                           lqr::BatchResult<double>{eta.data(), kl.data(), passes.data(),
                                                    status.data()},
                           ws.data(), ws.size());
     const double t = seconds_since(t0);
+    const double cpu = gpsx::bench::process_cpu_seconds() - c0;
     if (t < best.seconds) {
       best.seconds = t;
+      best.cpu_seconds = cpu;
       best.passes = 0;
       best.max_passes = 0;
       best.failed = 0;
@@ -222,8 +227,16 @@ int main(int argc, char** argv) {
   std::printf("lqr_bench: T=%d dX=%d dU=%d, %.2f MFLOP per backward+forward+KL pass, %d threads\n",
               d.T, d.dX, d.dU, flops * 1e-6, threads);
 
-  const double gemm1 = gpsx::bench::gemm_gflops(512);
-  std::printf("Eigen 512x512 double GEMM: %.2f GFLOP/s on 1 thread\n", gemm1);
+  // the best of several measurements: on a shared machine one can come out low, which
+  // would flatter the fractions below
+  double gemm1 = 0, gemm1_low = 1e300;
+  for (int r = 0; r < 5; ++r) {
+    const double g = gpsx::bench::gemm_gflops(512);
+    gemm1 = std::max(gemm1, g);
+    gemm1_low = std::min(gemm1_low, g);
+  }
+  std::printf("Eigen 512x512 double GEMM: %.2f GFLOP/s on 1 thread (best of 5; lowest %.2f)\n",
+              gemm1, gemm1_low);
 
   // one condition, one thread, sequential search
   gpsx::TrajOptSettings seq;
@@ -240,35 +253,55 @@ int main(int argc, char** argv) {
       single.seconds * 1e3, single.passes, single.seconds * 1e3 / single.passes,
       flops * single.passes / single.seconds * 1e-9, ref_same_iters, speedup);
 
-  // a batch on one thread: the per-thread rate without other threads of ours competing
+  // a batch on one thread: the per-thread rate without other threads of ours competing,
+  // per condition (scalar kernels) and with W conditions per SIMD pack
   const Problems batch64(d, 64, 64, cost_scale);
-  const Run one_thread = run_update(batch64, seq, 1, 2);
-  const double gflops_1t = flops * one_thread.passes / one_thread.seconds * 1e-9;
-  std::printf("sequential M=64 on 1 thread: %.3f s, %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
-              one_thread.seconds, 64 / one_thread.seconds, gflops_1t, 100 * gflops_1t / gemm1);
+  gpsx::TrajOptSettings seq_scalar = seq;
+  seq_scalar.cpu_lanes = false;
+  // CPU time of the one thread, like the GEMM's: robust to other processes on the machine
+  const Run one_scalar = run_update(batch64, seq_scalar, 1, 3);
+  const Run one_lanes = run_update(batch64, seq, 1, 3);
+  const double gflops_scalar_1t = flops * one_scalar.passes / one_scalar.cpu_seconds * 1e-9;
+  const double gflops_lanes_1t = flops * one_lanes.passes / one_lanes.cpu_seconds * 1e-9;
+  std::printf("sequential M=64 on 1 thread, per condition: %.3f s (CPU %.3f s), %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
+              one_scalar.seconds, one_scalar.cpu_seconds, 64 / one_scalar.cpu_seconds,
+              gflops_scalar_1t, 100 * gflops_scalar_1t / gemm1);
+  std::printf("sequential M=64 on 1 thread, %d-lane packs: %.3f s (CPU %.3f s), %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM), %.2fx\n",
+              gpsx::kTrajOptLanes, one_lanes.seconds, one_lanes.cpu_seconds,
+              64 / one_lanes.cpu_seconds, gflops_lanes_1t, 100 * gflops_lanes_1t / gemm1,
+              one_scalar.cpu_seconds / one_lanes.cpu_seconds);
 
   gpsx::bench::json rows = gpsx::bench::json::array();
   double best_per_thread_fraction = 0;
-  for (const auto search : {gpsx::EtaSearch::kSequential, gpsx::EtaSearch::kParallel}) {
+  struct Variant {
+    const char* name;
+    gpsx::EtaSearch search;
+    bool lanes;
+  };
+  for (const Variant v : {Variant{"sequential", gpsx::EtaSearch::kSequential, false},
+                          Variant{"sequential_lanes", gpsx::EtaSearch::kSequential, true},
+                          Variant{"parallel4", gpsx::EtaSearch::kParallel, false}}) {
     gpsx::TrajOptSettings s;
-    s.search = search;
-    const char* mode = search == gpsx::EtaSearch::kSequential ? "sequential" : "parallel4";
+    s.search = v.search;
+    s.cpu_lanes = v.lanes;
+    const char* mode = v.name;
     for (int M = 1; M <= max_M; M *= 4) {
       const Problems p(d, M, 100 + M, cost_scale);
       const Run r = run_update(p, s, threads, M <= 64 ? 3 : 1);
-      const int evaluations = search == gpsx::EtaSearch::kSequential ? 1 : s.candidates;
+      const int evaluations = v.search == gpsx::EtaSearch::kSequential ? 1 : s.candidates;
       const double gflops = flops * r.passes * evaluations / r.seconds * 1e-9;
       const double fraction = gflops / threads / gemm1;
-      if (M >= 64 && search == gpsx::EtaSearch::kSequential)
+      if (M >= 64 && v.search == gpsx::EtaSearch::kSequential)
         best_per_thread_fraction = std::max(best_per_thread_fraction, fraction);
       std::printf(
-          "%-10s M=%5d: %8.3f s, %9.1f conditions/s, %3d sequential passes (max), %6.2f "
+          "%-16s M=%5d: %8.3f s, %9.1f conditions/s, %3d sequential passes (max), %6.2f "
           "passes/condition, %6.2f GFLOP/s (%.0f%% of GEMM per thread), %d not ok\n",
           mode, M, r.seconds, M / r.seconds, r.max_passes, double(r.passes) / M, gflops,
           100 * fraction, r.failed);
       rows.push_back({{"mode", mode},
                       {"M", M},
                       {"seconds", r.seconds},
+                      {"cpu_seconds", r.cpu_seconds},
                       {"conditions_per_s", M / r.seconds},
                       {"sequential_passes", r.max_passes},
                       {"passes_per_condition", double(r.passes) / M},
@@ -285,14 +318,20 @@ int main(int argc, char** argv) {
                                   {"threads", threads},
                                   {"mflop_per_pass", flops * 1e-6},
                                   {"gemm_gflops_1thread", gemm1},
+                                  {"gemm_gflops_1thread_lowest", gemm1_low},
                                   {"backward_ms", bwd * 1e3},
                                   {"forward_kl_ms", fwd * 1e3},
                                   {"single_seconds", single.seconds},
                                   {"single_iterations", single.passes},
                                   {"reference_seconds_same_iterations", ref_same_iters},
                                   {"speedup_vs_reference", speedup},
-                                  {"batched_M64_1thread_gflops", gflops_1t},
-                                  {"batched_M64_1thread_fraction_of_gemm", gflops_1t / gemm1},
+                                  {"lanes", gpsx::kTrajOptLanes},
+                                  {"batched_M64_1thread_scalar_gflops", gflops_scalar_1t},
+                                  {"batched_M64_1thread_scalar_fraction_of_gemm",
+                                   gflops_scalar_1t / gemm1},
+                                  {"batched_M64_1thread_lanes_gflops", gflops_lanes_1t},
+                                  {"batched_M64_1thread_lanes_fraction_of_gemm",
+                                   gflops_lanes_1t / gemm1},
                                   {"best_batched_fraction_of_gemm_per_thread",
                                    best_per_thread_fraction},
                                   {"batched", rows}});

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -568,7 +569,10 @@ Problem<double> concat(const std::vector<Problem<double>>& ps) {
     for (auto [dst, src] : {std::pair{&b.Fm, &p.Fm}, {&b.fv, &p.fv}, {&b.dyn_covar, &p.dyn_covar},
                             {&b.x0mu, &p.x0mu}, {&b.x0sigma, &p.x0sigma}, {&b.Cm, &p.Cm},
                             {&b.cv, &p.cv}, {&b.cc, &p.cc}, {&b.K, &p.K}, {&b.k, &p.k},
-                            {&b.pol_covar, &p.pol_covar}, {&b.chol, &p.chol}, {&b.inv, &p.inv}})
+                            {&b.pol_covar, &p.pol_covar}, {&b.chol, &p.chol}, {&b.inv, &p.inv},
+                            {&b.pol_K, &p.pol_K}, {&b.pol_k, &p.pol_k},
+                            {&b.chol_pol_S, &p.chol_pol_S}, {&b.pol_wt, &p.pol_wt},
+                            {&b.lambda_K, &p.lambda_K}, {&b.lambda_k, &p.lambda_k}})
       append(*dst, *src);
   }
   return b;
@@ -594,8 +598,9 @@ BatchRun run_batch(const Problem<double>& b, int M, const gpsx::TrajOptSettings&
   r.passes.assign(M, 0);
   r.status.assign(M, 0);
   const Vec step_mult(M, 1.0);
-  Vec ws(gpsx::traj_opt_workspace_size(d, M, s));
-  gpsx::traj_opt_update(gpsx::cpu_executor(threads), d, M, b.batch(M), step_mult.data(), s, out,
+  const gpsx::Executor ex = gpsx::cpu_executor(threads);
+  Vec ws(gpsx::traj_opt_workspace_size(ex, d, M, s));
+  gpsx::traj_opt_update(ex, d, M, b.batch(M), step_mult.data(), s, out,
                         lqr::BatchResult<double>{r.eta.data(), r.kl.data(), r.passes.data(),
                                                  r.status.data()},
                         ws.data(), ws.size());
@@ -632,6 +637,90 @@ TEST(LqrUnit, BrokenConditionDoesNotDisturbTheBatch) {
             ASSERT_EQ(r.ctrl[off_batch + m * f + i], alone.ctrl[off_alone + i]);
           off_batch += M * f;
           off_alone += f;
+        }
+      }
+    }
+  }
+}
+
+// The CPU SIMD-lane search (W conditions per pack, lqr_lanes.h) gives bit-identical
+// results to the per-condition search: a random batch whose size is no multiple of W, with
+// a condition that is non-PD at its start eta (del-doubling restarts, then a normal
+// search), one non-PD up to max_eta and one with a NaN, in every mode, on 1 and 2 threads.
+TEST(LqrLanes, BitIdenticalToPerConditionSearch) {
+  const lqr::Dims d{12, 5, 3};
+  const int W = gpsx::kTrajOptLanes, M = 4 * W + 3;
+  const int X = d.dX, U = d.dU, n = d.n(), T = d.T;
+  const int restarts = 3, never_pd = 8, nan_cond = 13;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<Problem<double>> ps;
+  for (int m = 0; m < M; ++m) {
+    Problem<double> p = random_problem(d, 100 + m);
+    const double cost_scale = std::exp(2.0 * g(rng));  // spreads the pass counts
+    for (double& c : p.Cm) c *= cost_scale;
+    for (double& c : p.cv) c *= cost_scale;
+    p.pol_K = p.K;
+    for (double& x : p.pol_K) x += 0.1 * g(rng);
+    p.pol_k.assign(T * U, 0.0);
+    for (double& x : p.pol_k) x = 0.1 * g(rng);
+    p.chol_pol_S.assign(T * U * U, 0.0);
+    for (int t = 0; t < T; ++t)
+      for (int a = 0; a < U; ++a)
+        for (int b = a; b < U; ++b) p.chol_pol_S[(t * U + a) * U + b] = a == b ? 1.2 : 0.1 * g(rng);
+    p.pol_wt.assign(T, 0.0);
+    for (double& x : p.pol_wt) x = 0.5 + std::abs(g(rng));
+    p.lambda_K.assign(T * U * X, 0.0);
+    for (double& x : p.lambda_K) x = 0.1 * g(rng);
+    p.lambda_k.assign(T * U, 0.0);
+    for (double& x : p.lambda_k) x = 0.1 * g(rng);
+    ps.push_back(p);
+  }
+  for (int t = 0; t < T; ++t)
+    for (int a = 0; a < U; ++a) {
+      ps[restarts].Cm[(t * n + X + a) * n + X + a] = -30.0;
+      ps[never_pd].Cm[(t * n + X + a) * n + X + a] = -5.0;
+    }
+  std::fill(ps[never_pd].inv.begin(), ps[never_pd].inv.end(), 0.0);
+  std::fill(ps[never_pd].chol.begin(), ps[never_pd].chol.end(), 1e8);  // anchor precision ~0
+  ps[nan_cond].Fm[2 * X * n + 4] = std::nan("");
+  for (const lqr::Mode mode : {lqr::Mode::kTrajOpt, lqr::Mode::kMdgps, lqr::Mode::kBadmm}) {
+    SCOPED_TRACE(int(mode));
+    for (Problem<double>& p : ps) p.mode = mode;
+    const Problem<double> batch = concat(ps);
+    gpsx::TrajOptSettings per_condition;
+    per_condition.cpu_lanes = false;
+    const BatchRun want = run_batch(batch, M, per_condition, 1);
+    if (mode == lqr::Mode::kTrajOpt) {  // the special conditions do what they are meant to
+      EXPECT_EQ(want.status[restarts], gpsx::kOk);
+      EXPECT_GT(want.eta[restarts], 10.0);
+      EXPECT_EQ(want.status[never_pd], gpsx::kNotPositiveDefinite | gpsx::kLimitReached);
+    }
+    EXPECT_TRUE(want.status[nan_cond] & gpsx::kNonFinite);
+    std::set<int> pass_counts(want.passes.begin(), want.passes.end());
+    EXPECT_GE(pass_counts.size(), 3u);
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(threads);
+      const gpsx::TrajOptSettings lanes;
+      // the lane path runs only when its workspace is asked for and given
+      EXPECT_GT(gpsx::traj_opt_workspace_size(gpsx::cpu_executor(threads), d, M, lanes),
+                gpsx::traj_opt_workspace_size(d, M, lanes));
+      const BatchRun got = run_batch(batch, M, lanes, threads);
+      const std::size_t sizes[] = {std::size_t(T * U * X), std::size_t(T * U),
+                                   std::size_t(T * U * U), std::size_t(T * U * U),
+                                   std::size_t(T * U * U)};
+      for (int m = 0; m < M; ++m) {
+        SCOPED_TRACE(m);
+        EXPECT_EQ(got.status[m], want.status[m]);
+        EXPECT_EQ(got.passes[m], want.passes[m]);
+        EXPECT_EQ(got.eta[m], want.eta[m]);
+        if (!std::isnan(want.kl[m])) EXPECT_EQ(got.kl[m], want.kl[m]);
+        if (want.status[m] != gpsx::kOk && want.status[m] != gpsx::kNotConverged) continue;
+        std::size_t off = 0;  // controllers are field-major over the batch
+        for (std::size_t f : sizes) {
+          for (std::size_t i = 0; i < f; ++i)
+            ASSERT_EQ(got.ctrl[off + m * f + i], want.ctrl[off + m * f + i]) << "element " << i;
+          off += M * f;
         }
       }
     }

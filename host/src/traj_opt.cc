@@ -1,8 +1,12 @@
 #include "gpsx/host/traj_opt.h"
 
+#include <algorithm>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "gpsx/kernels/lqr_lanes.h"
 
 namespace gpsx {
 namespace {
@@ -116,7 +120,30 @@ bool any_active(const Executor& ex, const lqr::Bracket<Real>* bracket, int M) {
   return false;
 }
 
+bool use_lanes(const Executor& ex, int M, const TrajOptSettings& s) {
+  return !ex.is_cuda() && s.cpu_lanes && s.search == EtaSearch::kSequential && M >= kTrajOptLanes;
+}
+
+// Threads of the SIMD path: each searches a contiguous share of at least W conditions.
+int lane_workers(const Executor& ex, int M) {
+  return std::max(1, std::min(ex.threads, M / kTrajOptLanes));
+}
+
+template <class Real>
+using SearchLanes = lqr::SequentialSearchLanes<Real, kTrajOptLanes>;
+
+std::size_t lanes_size(const Executor& ex, const lqr::Dims& d, int M) {
+  // both scalar types have the same number of lanes, so the double layout covers float's
+  return static_cast<std::size_t>(lane_workers(ex, M)) * SearchLanes<double>::worker_size(d);
+}
+
 }  // namespace
+
+std::size_t traj_opt_workspace_size(const Executor& ex, const lqr::Dims& d, int M,
+                                    const TrajOptSettings& s) {
+  const std::size_t scalar = traj_opt_workspace_size(d, M, s);
+  return use_lanes(ex, M, s) ? std::max(scalar, lanes_size(ex, d, M)) : scalar;
+}
 
 std::size_t traj_opt_workspace_size(const lqr::Dims& d, int M, const TrajOptSettings& s) {
   check_dims(d, M);
@@ -146,7 +173,17 @@ void traj_opt_update(const Executor& ex, const lqr::Dims& d, int M,
   const lqr::BatchSearch<Real> search{Real(s.base_kl_step), Real(s.min_eta), Real(s.max_eta),
                                       Real(s.del0),         s.max_iterations, step_mult};
   if (s.search == EtaSearch::kSequential) {
-    for_each(ex, M, lqr::SequentialSearchFn<Real>{in, search, out, res, workspace});
+    const lqr::SequentialSearchFn<Real> scalar{in, search, out, res, workspace};
+    if (use_lanes(ex, M, s) && workspace_size >= lanes_size(ex, d, M)) {
+      SearchLanes<Real> lanes;
+      lanes.scalar = scalar;
+      lanes.M = M;
+      lanes.workers = lane_workers(ex, M);
+      lanes.workspace = workspace;
+      for_each_cpu(lanes.workers, lanes.workers, lanes);  // host-only SIMD packs
+      return;
+    }
+    for_each(ex, M, scalar);
     return;
   }
 

@@ -1,7 +1,7 @@
 // Batched C-step of GPS: the KL-constrained LQR update of M conditions at once, each
 // with its own eta, step multiplier and status (kernels in gpsx/kernels/lqr.h).
 //
-//   std::vector<double> ws(gpsx::traj_opt_workspace_size(d, M, settings));
+//   std::vector<double> ws(gpsx::traj_opt_workspace_size(ex, d, M, settings));
 //   gpsx::traj_opt_update(ex, d, M, inputs, step_mult, settings, out, result,
 //                         ws.data(), ws.size());
 //
@@ -30,9 +30,21 @@ struct TrajOptSettings {
   int max_iterations = 50;    // passes (dual iterations) per condition
   EtaSearch search = EtaSearch::kSequential;
   int candidates = 4;         // kParallel: etas evaluated per condition per pass
+  // kSequential on the CPU executor with M >= kTrajOptLanes: run kTrajOptLanes conditions
+  // per SIMD pack (lqr_lanes.h); results are bit-identical to the per-condition path.
+  bool cpu_lanes = true;
 };
 
-// Workspace elements (of the scalar type) traj_opt_update needs.
+// Conditions per SIMD pack of the CPU path (one 256-bit register of doubles).
+constexpr int kTrajOptLanes = 4;
+
+// Workspace elements (of the scalar type) traj_opt_update needs on `ex`: with the CPU
+// SIMD path the staged inputs, controller and scratch of one pack per thread (~12 MB per
+// thread for double, T = 100, dX = 26, dU = 7), else M x lqr::search_scratch_size.
+std::size_t traj_opt_workspace_size(const Executor& ex, const lqr::Dims& d, int M,
+                                    const TrajOptSettings& s);
+// The per-condition path's size (CUDA, or the CPU without SIMD packs). A CPU call given
+// less than the size above runs that path.
 std::size_t traj_opt_workspace_size(const lqr::Dims& d, int M, const TrajOptSettings& s);
 
 // Runs the eta dual search of every condition. `res.eta` holds the start eta on entry; on

@@ -49,6 +49,20 @@ struct Lanes {
   friend bool operator>=(Lanes a, Lanes b) { return all(a.v >= b.v); }
   friend bool operator==(Lanes a, Lanes b) { return all(a.v == b.v); }
 
+  // x > lo ? x : lo per lane, as the kernels' scalar clip_below (a NaN lane gives lo).
+  friend Lanes clip_below(Lanes x, Lanes lo) { return from(x.v > lo.v ? x.v : lo.v); }
+
+  // a * b + c per lane under la::mul_add's rule (fused where the target has FMA).
+  friend Lanes mul_add(Lanes a, Lanes b, Lanes c) {
+#if defined(__FMA__)
+    Lanes r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
+    return r;
+#else
+    return from(a.v * b.v + c.v);
+#endif
+  }
+
   friend Lanes sqrt(Lanes a) {
     Lanes r;
     for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
@@ -83,6 +97,16 @@ struct Lanes {
     return true;
   }
 };
+
+// linalg.h's products keep blocks of C in registers for packs (see la::RegisterBlocked).
+namespace la {
+template <class T>
+struct RegisterBlocked;
+template <class S, int W>
+struct RegisterBlocked<Lanes<S, W>> {
+  static constexpr bool value = true;
+};
+}  // namespace la
 
 }  // namespace gpsx
 

@@ -362,3 +362,242 @@ GPS_HD std::uint32_t cholesky_lower_rows(int n, T* A, int lda) {
 }
 
 }  // namespace gpsx::la
+
+// ---- fused multiply-add products -----------------------------------------------------------
+// The products of gemm_nn_acc / gemm_tn_acc / gemv_t_acc with each term accumulated by
+// mul_add: on FMA hardware one fused operation instead of a multiply and an add, so twice
+// the arithmetic rate (the FLOP-bound small products of the LQR pass need it). Results
+// differ from the *_acc routines in the last bits; they are the same for every scalar type
+// that overloads mul_add lane-wise (Lanes, lanes.h), so SIMD packs stay bit-identical.
+namespace gpsx::la {
+
+// a * b + c: fused (one rounding) where the target has FMA (x86-64-v3 builds, GPUs), else
+// the plain expression, since a library fma would be slow.
+template <class T>
+GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
+#if defined(__CUDA_ARCH__) || defined(__FMA__)
+  using std::fma;
+  return fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// C (m x n) += alpha * op(A) (m x k) * B (k x n) with op(A)(i, p) = A[i * ars + p * acs].
+// Blocks of 3 x 4 entries of C stay in registers over the whole k: no C traffic in the
+// inner loop and 12 independent accumulation chains. Column blocks are the outer loop, so
+// the k x 4 slice of B stays in L1 while every row pair passes over it. Each C entry
+// accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
+// skipped (others are computed whole; complete with mirror_upper).
+// unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
+template <bool unit, class T>
+GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, int acs,
+                             const T* B, int ldb, T* C, int ldc, bool upper_only) {
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const int i_end = upper_only && j + 4 < m ? j + 4 : m;  // rows with an entry >= diagonal
+    int i = 0;
+    for (; i + 3 <= i_end; i += 3) {
+      const T* x = A + i * ars;
+      const T* y = x + ars;
+      const T* z = y + ars;
+      T* c0 = C + i * ldc + j;
+      T* c1 = c0 + ldc;
+      T* c2 = c1 + ldc;
+      T s00 = c0[0], s01 = c0[1], s02 = c0[2], s03 = c0[3];
+      T s10 = c1[0], s11 = c1[1], s12 = c1[2], s13 = c1[3];
+      T s20 = c2[0], s21 = c2[1], s22 = c2[2], s23 = c2[3];
+      for (int p = 0; p < k; ++p) {
+        const T xa = unit ? x[p * acs] : alpha * x[p * acs];
+        const T ya = unit ? y[p * acs] : alpha * y[p * acs];
+        const T za = unit ? z[p * acs] : alpha * z[p * acs];
+        const T* b = B + p * ldb + j;
+        const T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+        s00 = mul_add(xa, b0, s00);
+        s01 = mul_add(xa, b1, s01);
+        s02 = mul_add(xa, b2, s02);
+        s03 = mul_add(xa, b3, s03);
+        s10 = mul_add(ya, b0, s10);
+        s11 = mul_add(ya, b1, s11);
+        s12 = mul_add(ya, b2, s12);
+        s13 = mul_add(ya, b3, s13);
+        s20 = mul_add(za, b0, s20);
+        s21 = mul_add(za, b1, s21);
+        s22 = mul_add(za, b2, s22);
+        s23 = mul_add(za, b3, s23);
+      }
+      c0[0] = s00, c0[1] = s01, c0[2] = s02, c0[3] = s03;
+      c1[0] = s10, c1[1] = s11, c1[2] = s12, c1[3] = s13;
+      c2[0] = s20, c2[1] = s21, c2[2] = s22, c2[3] = s23;
+    }
+    for (; i < i_end; ++i) {  // the last one or two rows
+      const T* x = A + i * ars;
+      T* c = C + i * ldc + j;
+      T s0 = c[0], s1 = c[1], s2 = c[2], s3 = c[3];
+      for (int p = 0; p < k; ++p) {
+        const T xa = unit ? x[p * acs] : alpha * x[p * acs];
+        const T* b = B + p * ldb + j;
+        s0 = mul_add(xa, b[0], s0);
+        s1 = mul_add(xa, b[1], s1);
+        s2 = mul_add(xa, b[2], s2);
+        s3 = mul_add(xa, b[3], s3);
+      }
+      c[0] = s0, c[1] = s1, c[2] = s2, c[3] = s3;
+    }
+  }
+  for (; j < n; ++j) {  // last columns: eight rows at a time, so eight chains in flight
+    const int i_end = upper_only && j + 1 < m ? j + 1 : m;
+    int i = 0;
+    for (; i + 8 <= i_end; i += 8) {
+      const T* x = A + i * ars;
+      T* c = C + i * ldc + j;
+      T s0 = c[0], s1 = c[ldc], s2 = c[2 * ldc], s3 = c[3 * ldc];
+      T s4 = c[4 * ldc], s5 = c[5 * ldc], s6 = c[6 * ldc], s7 = c[7 * ldc];
+      for (int p = 0; p < k; ++p) {
+        const T* a = x + p * acs;
+        const T b = B[p * ldb + j];
+        s0 = mul_add(unit ? a[0] : alpha * a[0], b, s0);
+        s1 = mul_add(unit ? a[ars] : alpha * a[ars], b, s1);
+        s2 = mul_add(unit ? a[2 * ars] : alpha * a[2 * ars], b, s2);
+        s3 = mul_add(unit ? a[3 * ars] : alpha * a[3 * ars], b, s3);
+        s4 = mul_add(unit ? a[4 * ars] : alpha * a[4 * ars], b, s4);
+        s5 = mul_add(unit ? a[5 * ars] : alpha * a[5 * ars], b, s5);
+        s6 = mul_add(unit ? a[6 * ars] : alpha * a[6 * ars], b, s6);
+        s7 = mul_add(unit ? a[7 * ars] : alpha * a[7 * ars], b, s7);
+      }
+      c[0] = s0, c[ldc] = s1, c[2 * ldc] = s2, c[3 * ldc] = s3;
+      c[4 * ldc] = s4, c[5 * ldc] = s5, c[6 * ldc] = s6, c[7 * ldc] = s7;
+    }
+    for (; i < i_end; ++i) {
+      const T* x = A + i * ars;
+      T s = C[i * ldc + j];
+      for (int p = 0; p < k; ++p)
+        s = mul_add(unit ? x[p * acs] : alpha * x[p * acs], B[p * ldb + j], s);
+      C[i * ldc + j] = s;
+    }
+  }
+}
+
+// How gemm_nn_fma / gemm_tn_fma order their loops: plain scalars sweep rows of C (the
+// compiler vectorises along a row); types whose every entry is already a full vector (SIMD
+// packs, lanes.h specialises this) keep 3 x 4 blocks of C in registers. Both orders do the
+// same operations per entry (p = 0..k-1), so results are identical.
+template <class T>
+struct RegisterBlocked {
+  static constexpr bool value = false;
+};
+
+// C (m x n) += alpha * A (m x k) * B (k x n), upper_only as in gemm_nn_acc.
+template <class T>
+GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
+                        T* C, int ldc, bool upper_only = false) {
+  if (RegisterBlocked<T>::value) {
+    if (alpha == T(1))
+      gemm_fma_blocked<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
+    else
+      gemm_fma_blocked<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
+    return;
+  }
+  int i = 0;
+  for (; i + 2 <= m; i += 2) {
+    T* c0 = C + i * ldc;
+    T* c1 = c0 + ldc;
+    const T* x = A + i * lda;
+    const T* y = x + lda;
+    const int j0 = upper_only ? i : 0;
+    int p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const T x0 = alpha * x[p], x1 = alpha * x[p + 1], x2 = alpha * x[p + 2], x3 = alpha * x[p + 3];
+      const T y0 = alpha * y[p], y1 = alpha * y[p + 1], y2 = alpha * y[p + 2], y3 = alpha * y[p + 3];
+      const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      for (int j = j0; j < n; ++j) {
+        const T v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
+        c0[j] = mul_add(x3, v3, mul_add(x2, v2, mul_add(x1, v1, mul_add(x0, v0, c0[j]))));
+        c1[j] = mul_add(y3, v3, mul_add(y2, v2, mul_add(y1, v1, mul_add(y0, v0, c1[j]))));
+      }
+    }
+    for (; p < k; ++p) {
+      const T x0 = alpha * x[p], y0 = alpha * y[p];
+      const T* b0 = B + p * ldb;
+      for (int j = j0; j < n; ++j) {
+        c0[j] = mul_add(x0, b0[j], c0[j]);
+        c1[j] = mul_add(y0, b0[j], c1[j]);
+      }
+    }
+  }
+  for (; i < m; ++i) {
+    T* c = C + i * ldc;
+    const T* a = A + i * lda;
+    const int j0 = upper_only ? i : 0;
+    int p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const T a0 = alpha * a[p], a1 = alpha * a[p + 1], a2 = alpha * a[p + 2],
+              a3 = alpha * a[p + 3];
+      const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      for (int j = j0; j < n; ++j)
+        c[j] = mul_add(a3, b3[j], mul_add(a2, b2[j], mul_add(a1, b1[j], mul_add(a0, b0[j], c[j]))));
+    }
+    for (; p < k; ++p) {
+      const T a0 = alpha * a[p];
+      const T* b0 = B + p * ldb;
+      for (int j = j0; j < n; ++j) c[j] = mul_add(a0, b0[j], c[j]);
+    }
+  }
+}
+
+// C (m x n) += alpha * A^T * B with A (k x m), B (k x n), upper_only as in gemm_nn_acc.
+template <class T>
+GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
+                        T* C, int ldc, bool upper_only) {
+  if (RegisterBlocked<T>::value) {
+    if (alpha == T(1))
+      gemm_fma_blocked<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
+    else
+      gemm_fma_blocked<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
+    return;
+  }
+  int p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    const T *a0 = A + p * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    int i = 0;
+    for (; i + 2 <= m; i += 2) {
+      const T x0 = alpha * a0[i], x1 = alpha * a1[i], x2 = alpha * a2[i], x3 = alpha * a3[i];
+      const T y0 = alpha * a0[i + 1], y1 = alpha * a1[i + 1], y2 = alpha * a2[i + 1],
+              y3 = alpha * a3[i + 1];
+      T* c0 = C + i * ldc;
+      T* c1 = c0 + ldc;
+      for (int j = upper_only ? i : 0; j < n; ++j) {
+        const T v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
+        c0[j] = mul_add(x3, v3, mul_add(x2, v2, mul_add(x1, v1, mul_add(x0, v0, c0[j]))));
+        c1[j] = mul_add(y3, v3, mul_add(y2, v2, mul_add(y1, v1, mul_add(y0, v0, c1[j]))));
+      }
+    }
+    for (; i < m; ++i) {
+      const T x0 = alpha * a0[i], x1 = alpha * a1[i], x2 = alpha * a2[i], x3 = alpha * a3[i];
+      T* c = C + i * ldc;
+      for (int j = upper_only ? i : 0; j < n; ++j)
+        c[j] = mul_add(x3, b3[j], mul_add(x2, b2[j], mul_add(x1, b1[j], mul_add(x0, b0[j], c[j]))));
+    }
+  }
+  for (; p < k; ++p) {
+    const T* b0 = B + p * ldb;
+    for (int i = 0; i < m; ++i) {
+      const T a0 = alpha * A[p * lda + i];
+      T* c = C + i * ldc;
+      for (int j = upper_only ? i : 0; j < n; ++j) c[j] = mul_add(a0, b0[j], c[j]);
+    }
+  }
+}
+
+// y (n) += alpha * A^T x with A (m x n), x (m).
+template <class T>
+GPS_HD void gemv_t_fma(int m, int n, T alpha, const T* A, int lda, const T* x, T* y) {
+  for (int p = 0; p < m; ++p) {
+    const T a = alpha * x[p];
+    const T* row = A + p * lda;
+    for (int i = 0; i < n; ++i) y[i] = mul_add(a, row[i], y[i]);
+  }
+}
+
+}  // namespace gpsx::la

@@ -10,9 +10,9 @@
 //   kl_step          traj_distr_kl for any joint marginal (the reference's formula);
 //                    forward_kl uses the equal state-marginal form kl_step_alt, cheaper
 //
-// Products go through la::gemm_nn_acc / gemm_tn_acc (vectorisable inner loops); the
-// summation order therefore differs from numpy's in the last bits (golden data agree to
-// ~1e-14 relative, KL ~1e-13).
+// Products go through la::gemm_nn_fma / gemm_tn_fma (vectorisable inner loops, fused
+// multiply-adds where the target has them); the rounding therefore differs from numpy's in
+// the last bits (golden data agree to ~1e-14 relative, KL ~1e-13).
 //
 // Layout (one condition, time first): joint vector [x; u], n = dX + dU.
 // All functions run on raw pointers + caller scratch (sizes from *_scratch_size), return
@@ -131,6 +131,13 @@ struct SearchTrace {
   int* attempts;   // backward sweeps tried in that iteration
 };
 
+// x > lo ? x : lo (a NaN x gives lo). Lanes (lanes.h) overloads it lane-wise, so the same
+// kernel code clips each lane of a SIMD pack on its own.
+template <class Real>
+GPS_HD GPS_INLINE Real clip_below(Real x, Real lo) {
+  return x > lo ? x : lo;
+}
+
 // ---- scratch -----------------------------------------------------------------------------
 
 // Elements of Real scratch a backward sweep needs.
@@ -186,9 +193,9 @@ GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real*
                         Real* Q, Real* q, Real* G, Real* g) {
   const int X = d.dX, U = d.dU, n = d.n();
   la::fill(U, X, Real(0), G, X);
-  la::gemm_nn_acc(U, X, U, Real(1), P, U, K, X, G, X);  // P K
+  la::gemm_nn_fma(U, X, U, Real(1), P, U, K, X, G, X);  // P K
   la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);  // P k
-  la::gemm_tn_acc(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
+  la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
   for (int b = 0; b < U; ++b)
     for (int i = 0; i < X; ++i) {
       Q[i * n + X + b] -= w * G[b * X + i];
@@ -218,8 +225,10 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
   const ControllerView<Real>& prev = con.prev;
   const ControllerView<Real>& pol = con.policy;
   if (con.mode == Mode::kTrajOpt) {
-    for (int i = 0; i < n * n; ++i) Q[i] = C[i] / eta;
-    for (int i = 0; i < n; ++i) q[i] = c[i] / eta;
+    // times 1 / eta: n^2 divisions would cost a third of the step's products
+    const Real inv_eta = Real(1) / eta;
+    for (int i = 0; i < n * n; ++i) Q[i] = C[i] * inv_eta;
+    for (int i = 0; i < n; ++i) q[i] = c[i] * inv_eta;
     const Real* Pa = anchor_precision(d, prev, t, P, tmp);
     add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pa, Real(1), Q, q, G, g);
     return;
@@ -246,8 +255,9 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
     add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, wt, Q, q, G, g);
     denom = eta + wt;
   }
-  for (int i = 0; i < n * n; ++i) Q[i] /= denom;
-  for (int i = 0; i < n; ++i) q[i] /= denom;
+  const Real inv_denom = Real(1) / denom;
+  for (int i = 0; i < n * n; ++i) Q[i] *= inv_denom;
+  for (int i = 0; i < n; ++i) q[i] *= inv_denom;
 }
 
 // One Riccati step at time t. In: Q, q = fCm[t], fcv[t]; Vxx1, Vx1 = value at t+1 (null at
@@ -268,12 +278,12 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   la::symmetrize(n, Q, n);
   if (Vxx1) {
     la::fill(X, n, Real(0), W, n);
-    la::gemm_nn_acc(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
-    la::gemm_tn_acc(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
+    la::gemm_nn_fma(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
+    la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
     la::mirror_upper(n, Q, n);
     for (int i = 0; i < X; ++i) h[i] = Vx1[i];
-    la::gemv_t_acc(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
-    la::gemv_t_acc(X, n, v_scale, Fm, n, h, q);
+    la::gemv_t_fma(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
+    la::gemv_t_fma(X, n, v_scale, Fm, n, h, q);
   }
 
   // gains: Quu = L L^T; K = -Quu^-1 Qux, k = -Quu^-1 Qu; covariance = Quu^-1.
@@ -307,7 +317,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
 
   // V: Vxx = Qxx + Qxu K (symmetrised), Vx = Qx + Qxu k.
   la::copy(X, X, Q, n, Vxx, X);
-  la::gemm_nn_acc(X, X, U, Real(1), Q + X, n, K, X, Vxx, X);
+  la::gemm_nn_fma(X, X, U, Real(1), Q + X, n, K, X, Vxx, X);
   la::symmetrize(X, Vxx, X);
   for (int i = 0; i < X; ++i) Vx[i] = q[i];
   la::gemv(false, X, U, Real(1), Q + X, n, k, Real(1), Vx);
@@ -398,16 +408,16 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
   precision_from_upper_cholesky(U, Ca, Pa, tmp);
   la::fill(U, X, Real(0), Gn, X);
   la::fill(U, X, Real(0), Ga, X);
-  la::gemm_nn_acc(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
-  la::gemm_nn_acc(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
+  la::gemm_nn_fma(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
+  la::gemm_nn_fma(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
   la::gemv(false, U, U, Real(1), Pn, U, kn, Real(0), gn);
   la::gemv(false, U, U, Real(1), Pa, U, ka, Real(0), ga);
 
   // quad = sum_ij (sigma + mu mu^T)_ij dM_ij with dM = M_new - M_anchor,
   // M = [[K^T P K, -K^T P], [-P K, P]]; lin = mu . (v_new - v_anchor), v = [K^T P k; -P k].
   la::fill(X, X, Real(0), D, X);  // D = dM_xx
-  la::gemm_tn_acc(X, X, U, Real(1), Kn, X, Gn, X, D, X, false);
-  la::gemm_tn_acc(X, X, U, Real(-1), Ka, X, Ga, X, D, X, false);
+  la::gemm_tn_fma(X, X, U, Real(1), Kn, X, Gn, X, D, X, false);
+  la::gemm_tn_fma(X, X, U, Real(-1), Ka, X, Ga, X, D, X, false);
   Real quad = Real(0), lin = Real(0);
   for (int i = 0; i < X; ++i) {
     const Real* Si = sigma + i * n;
@@ -433,7 +443,7 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
                   Real(0.5) * la::cholesky_logdet(U, Cn, U) +  // same diagonal as the lower factor
                   Real(0.5) * la::cholesky_logdet(U, Ca, U);
   if (!is_finite(kl)) *finite = false;
-  return kl > Real(0) ? kl : Real(0);
+  return clip_below(kl, Real(0));
 }
 
 // The same KL from the state marginal only (traj_distr_kl_alt): mu_x (X), sigma_x (X x X)
@@ -457,13 +467,13 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   for (int i = 0; i < U * X; ++i) dK[i] = Ka[i] - Kn[i];
   for (int a = 0; a < U; ++a) dk[a] = ka[a] - kn[a];
   la::fill(U, X, Real(0), r, X);
-  la::gemm_nn_acc(U, X, U, Real(1), inv_a, U, dK, X, r, X);
+  la::gemm_nn_fma(U, X, U, Real(1), inv_a, U, dK, X, r, X);
   la::gemv(false, U, U, Real(1), inv_a, U, dk, Real(0), s);
   Real tr = Real(0);
   for (int a = 0; a < U; ++a)
     for (int b = 0; b < U; ++b) tr += inv_a[a * U + b] * cov_n[b * U + a];
   la::fill(U, X, Real(0), Y, X);
-  la::gemm_nn_acc(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
+  la::gemm_nn_fma(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
   Real quad = la::dot(U, dk, s);
   for (int a = 0; a < U; ++a) {
     const Real* dKa = dK + a * X;
@@ -473,7 +483,7 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   const Real kl = Real(0.5) * (la::cholesky_logdet(U, Ca, U) - la::cholesky_logdet(U, Cn, U) -
                                Real(U) + tr + quad);
   if (!is_finite(kl)) *finite = false;
-  return kl > Real(0) ? kl : Real(0);
+  return clip_below(kl, Real(0));
 }
 
 // Expected cost at one step under N(mu, sigma) (the reference's estimate_cost term).
@@ -528,7 +538,7 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
         for (int a = 0; a < U; ++a) S[i * n + X + a] = la::dot_split4(X, Sxx + i * X, K + a * X);
       la::transpose(X, U, S + X, n, S + X * n, n);
       la::copy(U, U, ctrl.pol_covar + t * uu, U, S + X * n + X, n);
-      la::gemm_nn_acc(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
+      la::gemm_nn_fma(U, U, X, Real(1), K, X, S + X, n, S + X * n + X, n);
       if (rec.mu) la::copy(1, n, m, n, rec.mu + t * n, n);
       if (rec.sigma) la::copy(n, n, S, n, rec.sigma + t * n * n, n);
       if (rec.cost)
@@ -551,20 +561,20 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
       // Fm sigma Fm^T = Acl Sxx Acl^T + B pol_covar B^T, Fm mu = Acl mx + B k.
       const Real* B = F + X;
       la::copy(X, X, F, n, Acl, X);
-      la::gemm_nn_acc(X, X, U, Real(1), B, n, K, X, Acl, X);
+      la::gemm_nn_fma(X, X, U, Real(1), B, n, K, X, Acl, X);
       la::fill(X, X, Real(0), AS, X);
-      la::gemm_nn_acc(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
+      la::gemm_nn_fma(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
       la::fill(X, U, Real(0), BP, U);
-      la::gemm_nn_acc(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
+      la::gemm_nn_fma(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
       la::transpose(X, X, Acl, X, AclT, X);
       la::transpose(X, U, B, n, Bt, X);
       la::copy(X, X, info.dyn_covar + t * X * X, X, Sxx, X);
-      la::gemm_nn_acc(X, X, X, Real(1), AS, X, AclT, X, Sxx, X, true);
-      la::gemm_nn_acc(X, X, U, Real(1), BP, U, Bt, X, Sxx, X, true);
+      la::gemm_nn_fma(X, X, X, Real(1), AS, X, AclT, X, Sxx, X, true);
+      la::gemm_nn_fma(X, X, U, Real(1), BP, U, Bt, X, Sxx, X, true);
       la::mirror_upper(X, Sxx, X);
       for (int i = 0; i < X; ++i) mx[i] = info.fv[t * X + i];
-      la::gemv_t_acc(X, X, Real(1), AclT, X, m, mx);
-      la::gemv_t_acc(U, X, Real(1), Bt, X, ctrl.k + t * U, mx);
+      la::gemv_t_fma(X, X, Real(1), AclT, X, m, mx);
+      la::gemv_t_fma(U, X, Real(1), Bt, X, ctrl.k + t * U, mx);
     }
   }
   return total;
@@ -580,6 +590,97 @@ GPS_HD void estimate_cost(const Dims& d, const TrajInfo<Real>& info,
              &finite);
 }
 
+// State of one condition's dual search between passes.
+template <class Real>
+struct DualState {
+  Real lo, hi;  // bracket: eta with KL above / below the bound seen so far
+  Real eta;     // eta of the next pass
+  int itr;      // passes done
+};
+
+template <class Real>
+GPS_HD DualState<Real> dual_start(const SearchSettings<Real>& s, Real eta) {
+  return {s.min_eta, s.max_eta, eta, 0};
+}
+
+// The reference's bookkeeping after pass number st->itr (already counted) of one condition:
+// bs = its backward status, used = the eta that succeeded, div / finite = its forward KL.
+// Returns true when the search ends, with *status, *eta (the reference's returned eta) and
+// *kl set (*kl left as is when the backward pass failed); else st->eta is the next eta.
+// Shared by dual_search and the SIMD-lane search (lqr_lanes.h), so both decide alike.
+template <class Real>
+GPS_HD bool dual_iteration_end(const SearchSettings<Real>& s, std::uint32_t bs, Real used,
+                               bool finite, Real div, DualState<Real>* st, Real* eta, Real* kl,
+                               std::uint32_t* status) {
+  using std::fabs;
+  using std::sqrt;
+  if (bs != kOk) {
+    *eta = used;
+    *status = bs;
+    return true;
+  }
+  *kl = div;
+  if (!finite) {
+    *eta = used;
+    *status = kNonFinite;
+    return true;
+  }
+  const Real c = div - s.kl_bound;
+  if (fabs(c) < Real(0.1) * s.kl_bound) {
+    *eta = used;
+    *status = kOk;
+    return true;
+  }
+  if (c < Real(0)) {  // eta too big
+    st->hi = used;
+    const Real geom = sqrt(st->lo * st->hi);
+    st->eta = geom > Real(0.1) * st->hi ? geom : Real(0.1) * st->hi;
+  } else {  // eta too small
+    st->lo = used;
+    const Real geom = sqrt(st->lo * st->hi);
+    st->eta = geom < Real(10) * st->lo ? geom : Real(10) * st->lo;
+  }
+  if (st->itr >= s.max_iterations) {
+    *eta = st->eta;  // the next proposal, not the eta of the returned controller
+    *status = kNotConverged;
+    return true;
+  }
+  return false;
+}
+
+// The sequential dual search from state *st (dual_search below starts it fresh; the
+// SIMD-lane search finishes its last conditions with it). Arguments as dual_search's.
+template <class Real>
+GPS_HD std::uint32_t dual_search_from(const Dims& d, const TrajInfo<Real>& info,
+                                      const Constraint<Real>& con, const SearchSettings<Real>& s,
+                                      DualState<Real>* st, Real* eta, const Controller<Real>& out,
+                                      const ForwardRecord<Real>& rec,
+                                      const SearchTrace<Real>& trace, Real* kl, int* iterations,
+                                      Real* scratch) {
+  const BackwardRecord<Real> no_record{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  *iterations = st->itr;
+  while (st->itr < s.max_iterations) {
+    int attempts = 0;
+    Real used = st->eta;
+    const std::uint32_t bs = backward_pass(d, info, con, st->eta, s.del0, s.max_eta, out,
+                                           no_record, &used, &attempts, scratch);
+    const int itr = st->itr++;
+    *iterations = st->itr;
+    bool finite = true;
+    Real div = Real(0);
+    if (bs == kOk) {
+      div = forward_kl(d, info, view_of(out), con.kl_anchor(), rec, scratch, &finite);
+      if (trace.eta_used) trace.eta_used[itr] = used;
+      if (trace.kl) trace.kl[itr] = div;
+      if (trace.attempts) trace.attempts[itr] = attempts;
+    }
+    std::uint32_t status = kOk;
+    if (dual_iteration_end(s, bs, used, finite, div, st, eta, kl, &status)) return status;
+  }
+  *eta = st->eta;
+  return kNotConverged;
+}
+
 // Sequential dual search of the reference (pitfall 5) for one condition. eta: in = start
 // (the previous iteration's eta), out = the reference's returned eta (the converged eta,
 // or the next proposal when the iterations run out). out receives the controller of the
@@ -592,49 +693,8 @@ GPS_HD std::uint32_t dual_search(const Dims& d, const TrajInfo<Real>& info,
                                  Real* eta, const Controller<Real>& out,
                                  const ForwardRecord<Real>& rec, const SearchTrace<Real>& trace,
                                  Real* kl, int* iterations, Real* scratch) {
-  using std::fabs;
-  using std::sqrt;
-  const BackwardRecord<Real> no_record{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
-  Real lo = s.min_eta, hi = s.max_eta;
-  Real e = *eta;
-  *iterations = 0;
-  for (int itr = 0; itr < s.max_iterations; ++itr) {
-    int attempts = 0;
-    Real used = e;
-    const std::uint32_t bs =
-        backward_pass(d, info, con, e, s.del0, s.max_eta, out, no_record, &used, &attempts, scratch);
-    *iterations = itr + 1;
-    if (bs != kOk) {
-      *eta = used;
-      return bs;
-    }
-    bool finite = true;
-    const Real div = forward_kl(d, info, view_of(out), con.kl_anchor(), rec, scratch, &finite);
-    *kl = div;
-    if (trace.eta_used) trace.eta_used[itr] = used;
-    if (trace.kl) trace.kl[itr] = div;
-    if (trace.attempts) trace.attempts[itr] = attempts;
-    if (!finite) {
-      *eta = used;
-      return kNonFinite;
-    }
-    const Real c = div - s.kl_bound;
-    if (fabs(c) < Real(0.1) * s.kl_bound) {
-      *eta = used;
-      return kOk;
-    }
-    if (c < Real(0)) {  // eta too big
-      hi = used;
-      const Real geom = sqrt(lo * hi);
-      e = geom > Real(0.1) * hi ? geom : Real(0.1) * hi;
-    } else {  // eta too small
-      lo = used;
-      const Real geom = sqrt(lo * hi);
-      e = geom < Real(10) * lo ? geom : Real(10) * lo;
-    }
-  }
-  *eta = e;  // the next proposal, not the eta of the returned controller
-  return kNotConverged;
+  DualState<Real> st = dual_start(s, *eta);
+  return dual_search_from(d, info, con, s, &st, eta, out, rec, trace, kl, iterations, scratch);
 }
 
 // Algorithm._set_new_mult: the next step multiplier from predicted and actual improvement.
@@ -777,13 +837,15 @@ struct SequentialSearchFn {
   BatchController<Real> out;
   BatchResult<Real> res;
   Real* scratch;              // (M x search_scratch_size)
-  GPS_HD void operator()(std::int64_t m) const {
+  GPS_HD void operator()(std::int64_t m) const { run(m, scratch + m * search_scratch_size(in.d)); }
+  // The search of condition m with scratch s (search_scratch_size elements).
+  GPS_HD void run(std::int64_t m, Real* s) const {
     const Dims& d = in.d;
     const ForwardRecord<Real> none{nullptr, nullptr, nullptr, nullptr};
     const SearchTrace<Real> no_trace{nullptr, nullptr, nullptr};
     res.status[m] = dual_search(d, in.info(m), in.constraint(m), search.settings(d, m),
                                 res.eta + m, out.at(d, m), none, no_trace, res.kl + m,
-                                res.passes + m, scratch + m * search_scratch_size(d));
+                                res.passes + m, s);
   }
 };
 
