@@ -773,20 +773,9 @@ GPS_HD inline std::size_t controller_size(const Dims& d) {
   return T * (U * X + U + 3 * U * U);
 }
 
-// Controller i of a batch stored as five arrays.
+// A batch of M controllers stored as five arrays (lin_gauss.h).
 template <class Real>
-struct BatchController {
-  Real* K;               // (M x T x dU x dX)
-  Real* k;               // (M x T x dU)
-  Real* pol_covar;       // (M x T x dU x dU)
-  Real* chol_pol_covar;  // (M x T x dU x dU)
-  Real* inv_pol_covar;   // (M x T x dU x dU)
-  GPS_HD Controller<Real> at(const Dims& d, std::int64_t m) const {
-    const std::int64_t T = d.T, X = d.dX, U = d.dU;
-    return {K + m * T * U * X, k + m * T * U, pol_covar + m * T * U * U,
-            chol_pol_covar + m * T * U * U, inv_pol_covar + m * T * U * U};
-  }
-};
+using BatchController = lingauss::BatchController<Real>;
 
 // A controller packed in one contiguous block of controller_size(d) elements.
 template <class Real>
@@ -844,7 +833,7 @@ struct SequentialSearchFn {
     const ForwardRecord<Real> none{nullptr, nullptr, nullptr, nullptr};
     const SearchTrace<Real> no_trace{nullptr, nullptr, nullptr};
     res.status[m] = dual_search(d, in.info(m), in.constraint(m), search.settings(d, m),
-                                res.eta + m, out.at(d, m), none, no_trace, res.kl + m,
+                                res.eta + m, out.at(m, d.T, d.dX, d.dU), none, no_trace, res.kl + m,
                                 res.passes + m, s);
   }
 };
@@ -953,7 +942,7 @@ struct NarrowBracketFn {
       res.status[m] = best >= 0 ? kOk : kNotConverged;
       const Controller<Real> src =
           packed_controller(d, const_cast<Real*>(cand_ctrl) + i * controller_size(d));
-      const Controller<Real> dst = out.at(d, m);
+      const Controller<Real> dst = out.at(m, d.T, d.dX, d.dU);
       const std::int64_t T = d.T, X = d.dX, U = d.dU;
       la::copy(1, T * U * X, src.K, 0, dst.K, 0);
       la::copy(1, T * U, src.k, 0, dst.k, 0);
@@ -1005,7 +994,7 @@ struct EstimateCostFn {
   Real* scratch;  // (M x forward_scratch_size)
   GPS_HD void operator()(std::int64_t m) const {
     const Dims& d = in.d;
-    estimate_cost(d, in.info(m), view_of(ctrl.at(d, m)), cost + m * d.T,
+    estimate_cost(d, in.info(m), view_of(ctrl.at(m, d.T, d.dX, d.dU)), cost + m * d.T,
                   scratch + m * forward_scratch_size(d));
   }
 };

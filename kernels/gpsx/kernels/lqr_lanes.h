@@ -146,7 +146,7 @@ struct SequentialSearchLanes {
         if (pack_ok) {
           done = dual_iteration_end(L.s, kOk, used, true, div.lane(l), &L.st, scalar.res.eta + m,
                                     scalar.res.kl + m, &status);
-          if (done) store_controller(ctrl, l, scalar.out.at(d, m));
+          if (done) store_controller(ctrl, l, scalar.out.at(m, d.T, d.dX, d.dU));
         } else {  // this lane's pass again with the scalar code (its own non-PD restarts)
           done = scalar_pass(m, used, &L, scalar_scratch, &status);
         }
@@ -166,7 +166,7 @@ struct SequentialSearchLanes {
       if (m < 0) continue;
       const BatchResult<S>& res = scalar.res;
       res.status[m] = dual_search_from(d, scalar.in.info(m), scalar.in.constraint(m), lane[l].s,
-                                       &lane[l].st, res.eta + m, scalar.out.at(d, m), none,
+                                       &lane[l].st, res.eta + m, scalar.out.at(m, d.T, d.dX, d.dU), none,
                                        no_trace, res.kl + m, res.passes + m, scalar_scratch);
     }
   }
@@ -245,7 +245,7 @@ struct SequentialSearchLanes {
     const Dims& d = in.d;
     const TrajInfo<S> info = in.info(m);
     const Constraint<S> con = in.constraint(m);
-    const Controller<S> out = scalar.out.at(d, m);
+    const Controller<S> out = scalar.out.at(m, d.T, d.dX, d.dU);
     const BackwardRecord<S> no_record{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
     const ForwardRecord<S> none{nullptr, nullptr, nullptr, nullptr};
     int attempts = 0;
