@@ -212,112 +212,7 @@ GPS_HD T dot_split4(int n, const T* x, const T* y) {
 
 }  // namespace gpsx::la
 
-// ---- accumulating products with a contiguous inner loop (vectorise well) ----------------
-// The loops below never reduce into one scalar in their innermost loop (a reduction is a
-// serial chain of dependent adds unless the compiler may reassociate), and they read four
-// rows of B per pass over a row of C, so C is loaded and stored once per four products.
 namespace gpsx::la {
-
-// Two rows of C share every row of B read (register blocking 2 x 4).
-// C (m x n) += alpha * A (m x k) * B (k x n).
-// With upper_only, entries below the diagonal are not all updated (at most the first
-// subdiagonal is): for symmetric results, completed by mirror_upper.
-template <class T>
-GPS_HD void gemm_nn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
-                        T* C, int ldc, bool upper_only = false) {
-  int i = 0;
-  for (; i + 2 <= m; i += 2) {
-    T* c0 = C + i * ldc;
-    T* c1 = c0 + ldc;
-    const T* x = A + i * lda;
-    const T* y = x + lda;
-    const int j0 = upper_only ? i : 0;
-    int p = 0;
-    for (; p + 4 <= k; p += 4) {
-      const T x0 = alpha * x[p], x1 = alpha * x[p + 1], x2 = alpha * x[p + 2], x3 = alpha * x[p + 3];
-      const T y0 = alpha * y[p], y1 = alpha * y[p + 1], y2 = alpha * y[p + 2], y3 = alpha * y[p + 3];
-      const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-      for (int j = j0; j < n; ++j) {
-        const T v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
-        c0[j] += x0 * v0 + x1 * v1 + x2 * v2 + x3 * v3;
-        c1[j] += y0 * v0 + y1 * v1 + y2 * v2 + y3 * v3;
-      }
-    }
-    for (; p < k; ++p) {
-      const T x0 = alpha * x[p], y0 = alpha * y[p];
-      const T* b0 = B + p * ldb;
-      for (int j = j0; j < n; ++j) {
-        c0[j] += x0 * b0[j];
-        c1[j] += y0 * b0[j];
-      }
-    }
-  }
-  for (; i < m; ++i) {
-    T* c = C + i * ldc;
-    const T* a = A + i * lda;
-    const int j0 = upper_only ? i : 0;
-    int p = 0;
-    for (; p + 4 <= k; p += 4) {
-      const T a0 = alpha * a[p], a1 = alpha * a[p + 1], a2 = alpha * a[p + 2],
-              a3 = alpha * a[p + 3];
-      const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-      for (int j = j0; j < n; ++j) c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
-    }
-    for (; p < k; ++p) {
-      const T a0 = alpha * a[p];
-      const T* b0 = B + p * ldb;
-      for (int j = j0; j < n; ++j) c[j] += a0 * b0[j];
-    }
-  }
-}
-
-// C (m x n) += alpha * A^T * B with A (k x m), B (k x n). upper_only as in gemm_nn_acc.
-template <class T>
-GPS_HD void gemm_tn_acc(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
-                        T* C, int ldc, bool upper_only) {
-  int p = 0;
-  for (; p + 4 <= k; p += 4) {
-    const T *b0 = B + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-    const T *a0 = A + p * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-    int i = 0;
-    for (; i + 2 <= m; i += 2) {
-      const T x0 = alpha * a0[i], x1 = alpha * a1[i], x2 = alpha * a2[i], x3 = alpha * a3[i];
-      const T y0 = alpha * a0[i + 1], y1 = alpha * a1[i + 1], y2 = alpha * a2[i + 1],
-              y3 = alpha * a3[i + 1];
-      T* c0 = C + i * ldc;
-      T* c1 = c0 + ldc;
-      for (int j = upper_only ? i : 0; j < n; ++j) {
-        const T v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
-        c0[j] += x0 * v0 + x1 * v1 + x2 * v2 + x3 * v3;
-        c1[j] += y0 * v0 + y1 * v1 + y2 * v2 + y3 * v3;
-      }
-    }
-    for (; i < m; ++i) {
-      const T x0 = alpha * a0[i], x1 = alpha * a1[i], x2 = alpha * a2[i], x3 = alpha * a3[i];
-      T* c = C + i * ldc;
-      for (int j = upper_only ? i : 0; j < n; ++j)
-        c[j] += x0 * b0[j] + x1 * b1[j] + x2 * b2[j] + x3 * b3[j];
-    }
-  }
-  for (; p < k; ++p) {
-    const T* b0 = B + p * ldb;
-    for (int i = 0; i < m; ++i) {
-      const T a0 = alpha * A[p * lda + i];
-      T* c = C + i * ldc;
-      for (int j = upper_only ? i : 0; j < n; ++j) c[j] += a0 * b0[j];
-    }
-  }
-}
-
-// y (n) += alpha * A^T x with A (m x n), x (m): a sum of scaled rows of A.
-template <class T>
-GPS_HD void gemv_t_acc(int m, int n, T alpha, const T* A, int lda, const T* x, T* y) {
-  for (int p = 0; p < m; ++p) {
-    const T a = alpha * x[p];
-    const T* row = A + p * lda;
-    for (int i = 0; i < n; ++i) y[i] += a * row[i];
-  }
-}
 
 // Copies the strict upper triangle of a square (n x n) matrix onto its lower triangle.
 template <class T>
@@ -363,12 +258,14 @@ GPS_HD std::uint32_t cholesky_lower_rows(int n, T* A, int lda) {
 
 }  // namespace gpsx::la
 
-// ---- fused multiply-add products -----------------------------------------------------------
-// The products of gemm_nn_acc / gemm_tn_acc / gemv_t_acc with each term accumulated by
-// mul_add: on FMA hardware one fused operation instead of a multiply and an add, so twice
-// the arithmetic rate (the FLOP-bound small products of the LQR pass need it). Results
-// differ from the *_acc routines in the last bits; they are the same for every scalar type
-// that overloads mul_add lane-wise (Lanes, lanes.h), so SIMD packs stay bit-identical.
+// ---- accumulating products with fused multiply-adds -----------------------------------------
+// The innermost loops never reduce into one scalar (a reduction is a serial chain of
+// dependent adds unless the compiler may reassociate), and they read four rows of B per
+// pass over a row of C, so C is loaded and stored once per four products. Each term is
+// accumulated by mul_add: on FMA hardware one fused operation instead of a multiply and an
+// add, so twice the arithmetic rate (the FLOP-bound small products of the LQR pass need
+// it). Results are the same for every scalar type that overloads mul_add lane-wise
+// (Lanes, lanes.h), so SIMD packs stay bit-identical to scalar code.
 namespace gpsx::la {
 
 // a * b + c: fused (one rounding) where the target has FMA (x86-64-v3 builds, GPUs), else
@@ -487,7 +384,9 @@ struct RegisterBlocked {
   static constexpr bool value = false;
 };
 
-// C (m x n) += alpha * A (m x k) * B (k x n), upper_only as in gemm_nn_acc.
+// C (m x n) += alpha * A (m x k) * B (k x n). With upper_only, entries below the
+// diagonal are not all updated (at most the first subdiagonal is): for symmetric results,
+// completed by mirror_upper.
 template <class T>
 GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only = false) {
@@ -545,7 +444,7 @@ GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const
   }
 }
 
-// C (m x n) += alpha * A^T * B with A (k x m), B (k x n), upper_only as in gemm_nn_acc.
+// C (m x n) += alpha * A^T * B with A (k x m), B (k x n), upper_only as in gemm_nn_fma.
 template <class T>
 GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only) {
