@@ -24,23 +24,6 @@ void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions&
   if (opt.substeps < 1) throw std::invalid_argument("step: substeps must be >= 1");
   // 32-byte packs: 8 floats or 4 doubles per item (fewer environments: one per item)
   constexpr int W = 32 / sizeof(T);
-  if (opt.simd && !ex.is_cuda() && E >= W) {
-    rb::StepBatchLanes<T, W> f;
-    f.model = model;
-    f.model_lanes = rb::convert_model<Lanes<T, W>>(model);
-    f.E = E;
-    f.dt = T(opt.dt);
-    f.substeps = opt.substeps;
-    f.integrator = opt.integrator;
-    f.enforce_limits = opt.enforce_limits ? 1 : 0;
-    f.q = q;
-    f.qd = qd;
-    f.ctrl = ctrl;
-    f.qacc = qacc;
-    f.status = status;
-    for_each_cpu(ex.threads, f.items(E), f);  // host-only SIMD packs
-    return;
-  }
   rb::StepBatch<T> f;
   f.model = model;
   f.dt = T(opt.dt);
@@ -52,6 +35,11 @@ void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions&
   f.ctrl = ctrl;
   f.qacc = qacc;
   f.status = status;
+  if (opt.simd && !ex.is_cuda() && E >= W) {
+    const rb::StepBatchLanes<T, W> packs{f, rb::convert_model<Lanes<T, W>>(model), E};
+    for_each_cpu(ex.threads, packs.items(E), packs);  // host-only SIMD packs
+    return;
+  }
   for_each(ex, E, f);
 }
 

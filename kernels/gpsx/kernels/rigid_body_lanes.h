@@ -17,22 +17,18 @@ namespace gpsx::rb {
 template <class S, int W>
 struct StepBatchLanes {
   using P = Lanes<S, W>;
-  ChainModel<S> model;          // scalar model (actuators, limits, fallback)
-  ChainModel<P> model_lanes;    // the same numbers broadcast to W lanes
+  StepBatch<S> scalar;          // the batch as the scalar path runs it (and the fallback)
+  ChainModel<P> model_lanes;    // scalar.model broadcast to W lanes
   std::int64_t E = 0;           // number of environments
-  S dt = S(0);
-  int substeps = 1;
-  int integrator = kEuler;
-  int enforce_limits = 1;
-  S* q = nullptr;               // (E x nv)
-  S* qd = nullptr;              // (E x nv)
-  const S* ctrl = nullptr;      // (E x nu)
-  S* qacc = nullptr;            // (E x nv) may be null
-  std::uint32_t* status = nullptr;  // (E) may be null
 
   static std::int64_t items(std::int64_t envs) { return (envs + W - 1) / W; }
 
   void operator()(std::int64_t p) const {
+    const ChainModel<S>& model = scalar.model;
+    S* q = scalar.q;
+    S* qd = scalar.qd;
+    const S* ctrl = scalar.ctrl;
+    S* qacc = scalar.qacc;
     const int n = model.nbody;
     std::int64_t env[W];
     for (int l = 0; l < W; ++l) {
@@ -50,10 +46,10 @@ struct StepBatchLanes {
       }
     }
     std::uint32_t st = kOk;
-    const P dtp(dt);
-    for (int s = 0; s < substeps && st == kOk; ++s) {
-      st |= integrate(model_lanes, integrator, dtp, tau, qe, ve, a);
-      if (enforce_limits) {
+    const P dtp(scalar.dt);
+    for (int s = 0; s < scalar.substeps && st == kOk; ++s) {
+      st |= integrate(model_lanes, scalar.integrator, dtp, tau, qe, ve, a);
+      if (scalar.enforce_limits) {
         for (int l = 0; l < W; ++l) {
           S ql[kMaxDof], vl[kMaxDof];
           for (int i = 0; i < n; ++i) {
@@ -70,13 +66,7 @@ struct StepBatchLanes {
     }
     const int valid = E - p * W < W ? static_cast<int>(E - p * W) : W;
     if (st != kOk) {
-      for (int l = 0; l < valid; ++l) {
-        const std::int64_t e = env[l];
-        const std::uint32_t s1 = step_env(model, dt, substeps, integrator, enforce_limits, q + e * n,
-                                          qd + e * n, ctrl + e * model.nu,
-                                          qacc ? qacc + e * n : nullptr);
-        if (status) status[e] |= s1;
-      }
+      for (int l = 0; l < valid; ++l) scalar(env[l]);
       return;
     }
     for (int l = 0; l < valid; ++l) {
