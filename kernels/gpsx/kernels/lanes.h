@@ -63,26 +63,17 @@ struct Lanes {
 #endif
   }
 
-  friend Lanes sqrt(Lanes a) {
+  // A lane-wise libm function (scalar calls: the results equal the scalar code's).
+  template <class F>
+  static Lanes map(Lanes a, F f) {
     Lanes r;
-    for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
+    for (int i = 0; i < W; ++i) r.v[i] = f(a.v[i]);
     return r;
   }
-  friend Lanes sin(Lanes a) {
-    Lanes r;
-    for (int i = 0; i < W; ++i) r.v[i] = std::sin(a.v[i]);
-    return r;
-  }
-  friend Lanes cos(Lanes a) {
-    Lanes r;
-    for (int i = 0; i < W; ++i) r.v[i] = std::cos(a.v[i]);
-    return r;
-  }
-  friend Lanes log(Lanes a) {
-    Lanes r;
-    for (int i = 0; i < W; ++i) r.v[i] = std::log(a.v[i]);
-    return r;
-  }
+  friend Lanes sqrt(Lanes a) { return map(a, [](S x) { return std::sqrt(x); }); }
+  friend Lanes sin(Lanes a) { return map(a, [](S x) { return std::sin(x); }); }
+  friend Lanes cos(Lanes a) { return map(a, [](S x) { return std::cos(x); }); }
+  friend Lanes log(Lanes a) { return map(a, [](S x) { return std::log(x); }); }
 
  private:
   static Lanes from(Vec x) {
