@@ -1,9 +1,8 @@
 // Host side of the batched GMM: per-condition EM loops (parallel over conditions), with
-// the big products in Eigen and every per-element formula from gpsx/kernels/gmm.h.
+// the big products as register-blocked kernels over packs of points and every per-element
+// formula from gpsx/kernels/gmm.h.
 #include "gpsx/host/gmm.h"
 
-#include <Eigen/Cholesky>
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +11,7 @@
 #include "gmm_device.h"
 #include "gpsx/host/exec_buffer.h"
 #include "gpsx/kernels/gmm.h"
+#include "gpsx/kernels/lanes.h"
 #include "gpsx/kernels/philox.h"
 #if GPSX_HAVE_CUDA
 #include "gpsx/cuda/dynamics_cuda.h"
@@ -20,78 +20,87 @@
 namespace gpsx {
 namespace {
 
-using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using CMap = Eigen::Map<const RowMat>;
-using Map = Eigen::Map<RowMat>;
-
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
-// Scratch for one condition, reused across conditions handled by the same thread.
-struct EmWorkspace {
-  RowMat Z;                    // (P x D) residuals, whitened in place
-  RowMat ZL;                   // (P x D) whitened residuals
-  RowMat Linv;                 // (D x D) inverse Cholesky factor of one cluster
-  Eigen::VectorXd q;           // (P) squared Mahalanobis distances
-  RowMat Xw;                   // (P x D) sqrt-weighted points
-  RowMat W;                    // (P x K) refit weights
-  RowMat XX;                   // (D x D) weighted second moment (lower triangle)
-  RowMat mu;                   // (K x D)
-  std::vector<double> chol;    // (K x D x D)
-  std::vector<double> logc;    // (K)
-  Eigen::LLT<RowMat> llt;      // (D x D) factorisation of one cluster
-  std::vector<double> logobs;  // (P x K)
-  std::vector<double> logw;    // (P x K)
-  std::vector<double> col_lse; // (K)
+// The CPU EM's products run on packs of kPackWidth points (gmm.h, "EM products over packs").
+using PointPack = Lanes<double, 4>;
+constexpr int kPackWidth = PointPack::kWidth;
+constexpr int kWhitenPacks = 3;  // packs of points per whitened_sq_norms call
 
-  void resize(int P, int K, int D) {
-    Z.resize(P, D);
-    ZL.resize(P, D);
-    Linv.resize(D, D);
-    q.resize(P);
-    Xw.resize(P, D);
-    W.resize(P, K);
-    XX.resize(D, D);
-    mu.resize(K, D);
+// Scratch for one condition, reused across conditions handled by the same thread. Points
+// are held dimension-major in packs: xt (Dp x ldx) with Dp = em_padded_dim(D) and ldx packs
+// per row (P points, zero-padded to a multiple of kWhitenPacks packs).
+struct EmWorkspace {
+  int P = 0, D = 0, Dp = 0, ldx = 0;
+  std::vector<PointPack> xt;     // (Dp x ldx) points, zero padding
+  std::vector<PointPack> wxt;    // (Dp x ldx) weighted points of one cluster
+  std::vector<PointPack> w;      // (ldx) weights of one cluster, zero for padding
+  std::vector<PointPack> zt;     // (Dp x kWhitenPacks) centred points of one tile
+  std::vector<PointPack> q;      // (ldx) squared whitened distances
+  std::vector<double> packed;    // (whiten_packed_size(Dp)) one Cholesky factor in row blocks
+  std::vector<double> mu;        // (Dp) one cluster mean, zero padding
+  std::vector<double> XX;        // (Dp x Dp) weighted second moment (lower triangle)
+  std::vector<double> chol;      // (K x D x D)
+  std::vector<double> logc;      // (K)
+  std::vector<double> logobs;    // (P x K)
+  std::vector<double> logw;      // (P x K)
+  std::vector<double> col_lse;   // (K)
+
+  void resize(int P_, int K, int D_) {
+    P = P_;
+    D = D_;
+    Dp = gmm::em_padded_dim(D);
+    const int packs = (P + kPackWidth - 1) / kPackWidth;
+    ldx = (packs + kWhitenPacks - 1) / kWhitenPacks * kWhitenPacks;
+    const std::size_t plane = static_cast<std::size_t>(Dp) * ldx;
+    xt.assign(plane, PointPack(0));
+    wxt.assign(plane, PointPack(0));
+    w.assign(ldx, PointPack(0));
+    zt.assign(static_cast<std::size_t>(Dp) * kWhitenPacks, PointPack(0));
+    q.assign(ldx, PointPack(0));
+    packed.resize(gmm::whiten_packed_size(Dp));
+    mu.assign(Dp, 0.0);
+    XX.assign(static_cast<std::size_t>(Dp) * Dp, 0.0);
     chol.resize(static_cast<std::size_t>(K) * D * D);
     logc.resize(K);
-    llt = Eigen::LLT<RowMat>(D);
     logobs.resize(static_cast<std::size_t>(P) * K);
     logw.resize(static_cast<std::size_t>(P) * K);
     col_lse.resize(K);
   }
+
+  // Points x (P x D) into xt; the padding stays zero.
+  void load_points(const double* x) {
+    for (int n = 0; n < P; ++n)
+      for (int i = 0; i < D; ++i)
+        xt[static_cast<std::size_t>(i) * ldx + n / kPackWidth].set_lane(n % kPackWidth,
+                                                                        x[static_cast<std::size_t>(n) * D + i]);
+  }
 };
 
-// logobs (P x K) of points x (P x D) under mixture m; kNotPositiveDefinite when a cluster
-// covariance cannot be factored.
-std::uint32_t estep_condition(const GmmState& g, int m, int P, const double* x,
-                              EmWorkspace& ws, double* logobs) {
-  const int K = g.K, D = g.D;
-  // Cholesky factors through Eigen's blocked LLT (host-side large-ish factorisations; the
-  // device path uses gmm::ClusterFactorStep). Constants from the kernel formula.
+// logobs (P x K) of the points loaded in ws under mixture m; kNotPositiveDefinite when a
+// cluster covariance cannot be factored.
+std::uint32_t estep_condition(const GmmState& g, int m, EmWorkspace& ws, double* logobs) {
+  const int K = g.K, D = g.D, P = ws.P;
   for (int k = 0; k < K; ++k) {
     const std::size_t mk = static_cast<std::size_t>(m) * K + k;
-    ws.llt.compute(CMap(g.sigma.data() + mk * D * D, D, D));
-    if (ws.llt.info() != Eigen::Success) return kNotPositiveDefinite;
-    Map L(ws.chol.data() + static_cast<std::size_t>(k) * D * D, D, D);
-    L = ws.llt.matrixL();
-    ws.logc[k] = gmm::cluster_log_constant(D, L.data(), D, g.logmass[mk]);
+    double* L = ws.chol.data() + static_cast<std::size_t>(k) * D * D;
+    std::copy_n(g.sigma.data() + mk * D * D, static_cast<std::size_t>(D) * D, L);
+    if (la::cholesky_lower_rows(D, L, D) != kOk) return kNotPositiveDefinite;
+    ws.logc[k] = gmm::cluster_log_constant(D, L, D, g.logmass[mk]);
     if (!std::isfinite(ws.logc[k])) return kNotPositiveDefinite;
   }
-  const CMap X(x, P, D);
   for (int k = 0; k < K; ++k) {
-    const Eigen::Map<const Eigen::RowVectorXd> mu(g.mu.data() + (static_cast<std::size_t>(m) * K + k) * D, D);
-    const CMap L(ws.chol.data() + static_cast<std::size_t>(k) * D * D, D, D);
-    ws.Z.noalias() = X.rowwise() - mu;
-    // Whitened residuals Z L^-T as a triangular matrix product (TRMM) with the small
-    // explicit inverse: GEMM-speed, unlike a TRSM over all points.
-    ws.Linv.setIdentity();
-    L.triangularView<Eigen::Lower>().solveInPlace(ws.Linv);
-    ws.ZL.noalias() = ws.Z * ws.Linv.transpose().triangularView<Eigen::Upper>();
-    ws.q.noalias() = ws.ZL.rowwise().squaredNorm();
+    gmm::whiten_pack_factor(D, ws.Dp, ws.chol.data() + static_cast<std::size_t>(k) * D * D, D,
+                            ws.packed.data());
+    std::copy_n(g.mu.data() + (static_cast<std::size_t>(m) * K + k) * D, D, ws.mu.data());
+    for (int t = 0; t < ws.ldx; t += kWhitenPacks)
+      gmm::whitened_sq_norms<kWhitenPacks>(ws.Dp, ws.packed.data(), ws.mu.data(), ws.xt.data() + t,
+                                           ws.ldx, ws.zt.data(), ws.q.data() + t);
     for (int n = 0; n < P; ++n)
-      logobs[static_cast<std::size_t>(n) * K + k] = gmm::logobs_from_mahalanobis(ws.q(n), ws.logc[k]);
+      logobs[static_cast<std::size_t>(n) * K + k] = gmm::logobs_from_mahalanobis(
+          ws.q[n / kPackWidth].lane(n % kPackWidth), ws.logc[k]);
   }
   return kOk;
 }
@@ -111,26 +120,25 @@ std::uint32_t init_condition(GmmState& g, int m, int P, const double* x, const i
   return st;
 }
 
-// One M-step of mixture m from the log responsibilities ws.logw (P x K).
-void mstep_condition(GmmState& g, int m, int P, const double* x, EmWorkspace& ws) {
-  const int K = g.K, D = g.D;
+// One M-step of mixture m (points loaded in ws) from the log responsibilities ws.logw (P x K).
+void mstep_condition(GmmState& g, int m, EmWorkspace& ws) {
+  const int K = g.K, D = g.D, P = ws.P;
   const std::size_t mk0 = static_cast<std::size_t>(m) * K;
   gmm::mstep_mass(P, K, ws.logw.data(), ws.col_lse.data(), g.logmass.data() + mk0,
                   g.mass.data() + mk0);
-  for (int n = 0; n < P; ++n)
-    for (int k = 0; k < K; ++k)
-      ws.W(n, k) = gmm::mstep_weight(P, K, ws.logw[static_cast<std::size_t>(n) * K + k],
-                                     ws.col_lse[k], g.mass[mk0 + k]);
-  const CMap X(x, P, D);
-  ws.mu.noalias() = ws.W.transpose() * X;
   for (int k = 0; k < K; ++k) {
-    ws.Xw = X.array().colwise() * ws.W.col(k).array().sqrt();
-    ws.XX.setZero();
+    for (int n = 0; n < P; ++n)
+      ws.w[n / kPackWidth].set_lane(
+          n % kPackWidth, gmm::mstep_weight(P, K, ws.logw[static_cast<std::size_t>(n) * K + k],
+                                            ws.col_lse[k], g.mass[mk0 + k]));
+    gmm::weighted_points(ws.Dp, ws.ldx, ws.w.data(), ws.xt.data(), ws.ldx, ws.wxt.data(),
+                         ws.mu.data());
     // Only the lower triangle: half the flops of the full product.
-    ws.XX.selfadjointView<Eigen::Lower>().rankUpdate(ws.Xw.transpose());
+    gmm::weighted_scatter_lower(ws.Dp, ws.ldx, ws.xt.data(), ws.wxt.data(), ws.ldx,
+                                ws.XX.data(), ws.Dp);
     double* mu = g.mu.data() + (mk0 + k) * D;
-    for (int i = 0; i < D; ++i) mu[i] = ws.mu(k, i);
-    gmm::mstep_covariance(D, ws.XX.data(), D, mu, g.sigma.data() + (mk0 + k) * D * D, D);
+    std::copy_n(ws.mu.data(), D, mu);
+    gmm::mstep_covariance(D, ws.XX.data(), ws.Dp, mu, g.sigma.data() + (mk0 + k) * D * D, D);
   }
 }
 
@@ -404,12 +412,12 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
     ws.resize(P, K, D);
 #pragma omp for schedule(dynamic)
     for (int m = 0; m < M; ++m) {
-      const double* x = data + static_cast<std::size_t>(m) * P * D;
       if (!prepare(m)) continue;
+      ws.load_points(data + static_cast<std::size_t>(m) * P * D);
       double prev_ll = -std::numeric_limits<double>::infinity();
       int stop = gmm::kEmMaxIterations;
       for (int it = 0; it < maxit; ++it) {
-        const std::uint32_t st = estep_condition(g, m, P, x, ws, ws.logobs.data());
+        const std::uint32_t st = estep_condition(g, m, ws, ws.logobs.data());
         if (st != kOk) {
           rep.status[m] = st;
           rep.message[m] = condition_prefix(m) + "GMM cluster covariance is not positive "
@@ -431,7 +439,7 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int M, int P, int D,
         }
         if (stop != gmm::kEmContinue) break;
         prev_ll = ll;
-        mstep_condition(g, m, P, x, ws);
+        mstep_condition(g, m, ws);
         stop = gmm::kEmMaxIterations;
       }
       rep.stop[m] = stop;
@@ -478,9 +486,9 @@ void gmm_estep(const Executor& ex, const GmmState& g, int m_begin, int m_count, 
     ws.resize(P, K, D);
 #pragma omp for schedule(dynamic)
     for (int i = 0; i < m_count; ++i) {
+      ws.load_points(pts + static_cast<std::size_t>(i) * P * D);
       const std::uint32_t st =
-          estep_condition(g, m_begin + i, P, pts + static_cast<std::size_t>(i) * P * D, ws,
-                          logobs + static_cast<std::size_t>(i) * P * K);
+          estep_condition(g, m_begin + i, ws, logobs + static_cast<std::size_t>(i) * P * K);
       if (status) status[i] = st;
     }
   }

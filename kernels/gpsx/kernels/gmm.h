@@ -503,4 +503,144 @@ struct MstepCovarianceStep {
   }
 };
 
+// ---- EM products over packs of points (CPU path) ---------------------------------------------
+// The EM's two big products per cluster -- the squared whitened distances |L^-1 (x - mu)|^2
+// of all points and the weighted scatter sum_n w_n x_n x_n^T -- written for a point type T
+// that may be a SIMD pack of points (Lanes, lanes.h). Points are stored dimension-major,
+// xt (Dp x ldx packs), so every term is one vector fused multiply-add and a block of
+// accumulators stays in registers over a whole row or point range (the CPU's 16 vector
+// registers hold a 4 x 3 or 3 x 4 block plus operands). Dimensions are padded with zero rows
+// to Dp = em_padded_dim(D) and points with zero points, so every block is whole. The
+// device path computes the same sums as cuBLAS products over plain points.
+
+constexpr int kEmDimBlock = 12;  // multiple of the 4-row and 3 x 4 blocks below
+
+GPS_HD inline int em_padded_dim(int D) { return (D + kEmDimBlock - 1) / kEmDimBlock * kEmDimBlock; }
+
+// Entries of a Cholesky factor packed by whiten_pack_factor.
+GPS_HD inline int whiten_packed_size(int Dp) { return 2 * (Dp / 4) * (Dp / 4 + 1) * 4; }
+
+// L (D x D, lower Cholesky factor) -> packed (whiten_packed_size(Dp)) for whitened_sq_norms:
+// block b holds rows 4b .. 4b+3 over columns 0 .. 4b+3, the four rows of a column side by
+// side, with 1 / L_ii in place of each diagonal entry; zero above the diagonal and beyond D.
+template <class S>
+GPS_HD void whiten_pack_factor(int D, int Dp, const S* L, int ldl, S* packed) {
+  for (int b = 0; b < Dp / 4; ++b) {
+    S* block = packed + 8 * b * (b + 1);
+    for (int j = 0; j < 4 * b + 4; ++j)
+      for (int r = 0; r < 4; ++r) {
+        const int i = 4 * b + r;
+        S v = S(0);
+        if (i < D && j < i) v = L[i * ldl + j];
+        if (i < D && j == i) v = S(1) / L[i * ldl + i];
+        block[j * 4 + r] = v;
+      }
+  }
+}
+
+// q (kPacks packs) = |z|^2 with L z = x - mu (forward substitution), for the kPacks packs of
+// points starting at xt (Dp rows, row stride ldx packs). mu (Dp) is zero beyond D; zt is
+// scratch (Dp x kPacks). Rows go in blocks of four: the terms of the columns already solved
+// are independent fused multiply-adds in registers; only the 4 x 4 diagonal block is a
+// dependent chain, and it overlaps the next block's products.
+template <int kPacks, class T, class S>
+GPS_HD void whitened_sq_norms(int Dp, const S* packed, const S* mu, const T* xt, int ldx, T* zt,
+                              T* q) {
+  using la::mul_add;
+  for (int j = 0; j < Dp; ++j)
+    GPS_UNROLL
+    for (int c = 0; c < kPacks; ++c) zt[j * kPacks + c] = xt[j * ldx + c] - T(mu[j]);
+  T qs[kPacks];
+  GPS_UNROLL
+  for (int c = 0; c < kPacks; ++c) qs[c] = T(0);
+  for (int b = 0; b < Dp / 4; ++b) {
+    const S* block = packed + 8 * b * (b + 1);
+    T s[4][kPacks];
+    GPS_UNROLL
+    for (int r = 0; r < 4; ++r)
+      GPS_UNROLL
+      for (int c = 0; c < kPacks; ++c) s[r][c] = T(0);
+    for (int j = 0; j < 4 * b; ++j) {
+      T x[kPacks];
+      GPS_UNROLL
+      for (int c = 0; c < kPacks; ++c) x[c] = zt[j * kPacks + c];
+      GPS_UNROLL
+      for (int r = 0; r < 4; ++r) {
+        const T l(block[j * 4 + r]);
+        GPS_UNROLL
+        for (int c = 0; c < kPacks; ++c) s[r][c] = mul_add(l, x[c], s[r][c]);
+      }
+    }
+    const S* diag = block + 16 * b;  // columns 4b .. 4b+3
+    T* zb = zt + 4 * b * kPacks;
+    GPS_UNROLL
+    for (int r = 0; r < 4; ++r)
+      GPS_UNROLL
+      for (int c = 0; c < kPacks; ++c) {
+        T t = zb[r * kPacks + c] - s[r][c];
+        GPS_UNROLL
+        for (int p = 0; p < r; ++p) t = mul_add(T(-diag[p * 4 + r]), zb[p * kPacks + c], t);
+        const T z = t * T(diag[r * 4 + r]);
+        zb[r * kPacks + c] = z;
+        qs[c] = mul_add(z, z, qs[c]);
+      }
+  }
+  GPS_UNROLL
+  for (int c = 0; c < kPacks; ++c) q[c] = qs[c];
+}
+
+// wxt (Dp x ldx packs) = w .* xt over npacks packs of points, and mean (Dp) = the weighted
+// sums sum_n w_n x_n (w: npacks packs, zero for padding points).
+template <class T, class S>
+GPS_HD void weighted_points(int Dp, int npacks, const T* w, const T* xt, int ldx, T* wxt,
+                            S* mean) {
+  for (int i = 0; i < Dp; ++i) {
+    T s = T(0);
+    for (int n = 0; n < npacks; ++n) {
+      const T v = w[n] * xt[i * ldx + n];
+      wxt[i * ldx + n] = v;
+      s += v;
+    }
+    mean[i] = lane_sum(s);
+  }
+}
+
+// XX (Dp x Dp) lower triangle = sum_n xt[i][n] wxt[j][n] (j <= i) over npacks packs; entries
+// just above the diagonal may be written too. Blocks of 3 x 4 entries accumulate over all
+// points in registers; the three rows of xt stay in L1 while the columns pass.
+template <class T, class S>
+GPS_HD void weighted_scatter_lower(int Dp, int npacks, const T* xt, const T* wxt, int ldx, S* XX,
+                                   int ldxx) {
+  using la::mul_add;
+  for (int i0 = 0; i0 < Dp; i0 += 3)
+    for (int j0 = 0; j0 <= i0 + 2; j0 += 4) {
+      const T* x0 = xt + i0 * ldx;
+      const T* x1 = x0 + ldx;
+      const T* x2 = x1 + ldx;
+      const T* w0 = wxt + j0 * ldx;
+      const T* w1 = w0 + ldx;
+      const T* w2 = w1 + ldx;
+      const T* w3 = w2 + ldx;
+      T s00(0), s01(0), s02(0), s03(0), s10(0), s11(0), s12(0), s13(0), s20(0), s21(0), s22(0),
+          s23(0);
+      for (int n = 0; n < npacks; ++n) {
+        const T a0 = x0[n], a1 = x1[n], a2 = x2[n];
+        T b = w0[n];
+        s00 = mul_add(a0, b, s00), s10 = mul_add(a1, b, s10), s20 = mul_add(a2, b, s20);
+        b = w1[n];
+        s01 = mul_add(a0, b, s01), s11 = mul_add(a1, b, s11), s21 = mul_add(a2, b, s21);
+        b = w2[n];
+        s02 = mul_add(a0, b, s02), s12 = mul_add(a1, b, s12), s22 = mul_add(a2, b, s22);
+        b = w3[n];
+        s03 = mul_add(a0, b, s03), s13 = mul_add(a1, b, s13), s23 = mul_add(a2, b, s23);
+      }
+      S* c0 = XX + i0 * ldxx + j0;
+      S* c1 = c0 + ldxx;
+      S* c2 = c1 + ldxx;
+      c0[0] = lane_sum(s00), c0[1] = lane_sum(s01), c0[2] = lane_sum(s02), c0[3] = lane_sum(s03);
+      c1[0] = lane_sum(s10), c1[1] = lane_sum(s11), c1[2] = lane_sum(s12), c1[3] = lane_sum(s13);
+      c2[0] = lane_sum(s20), c2[1] = lane_sum(s21), c2[2] = lane_sum(s22), c2[3] = lane_sum(s23);
+    }
+}
+
 }  // namespace gpsx::gmm

@@ -16,6 +16,16 @@
 #define GPS_INLINE inline
 #endif
 
+// Fully unrolls the next loop (constant trip count): register blocks written as small
+// arrays then live in registers instead of on the stack.
+#if defined(__CUDACC__)
+#define GPS_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__) && !defined(__clang__)
+#define GPS_UNROLL _Pragma("GCC unroll 16")
+#else
+#define GPS_UNROLL
+#endif
+
 namespace gpsx {
 
 // Per-item status bits. Device code never aborts: it records what went wrong for its
@@ -47,6 +57,12 @@ GPS_HD GPS_INLINE bool is_finite(T x) {
   // x - x is NaN for both NaN and +-Inf; avoids std::isfinite, which is host-only on
   // some toolchains.
   return (x - x) == (x - x);
+}
+
+// Sum over the lanes of a SIMD pack (lanes.h overloads it); a plain scalar is one lane.
+template <class T>
+GPS_HD GPS_INLINE T lane_sum(T x) {
+  return x;
 }
 
 }  // namespace gpsx

@@ -52,15 +52,36 @@ struct Lanes {
   // x > lo ? x : lo per lane, as the kernels' scalar clip_below (a NaN lane gives lo).
   friend Lanes clip_below(Lanes x, Lanes lo) { return from(x.v > lo.v ? x.v : lo.v); }
 
-  // a * b + c per lane under la::mul_add's rule (fused where the target has FMA).
+  // a * b + c per lane under la::mul_add's rule (fused where the target has FMA). Packs
+  // of one vector register use the vector instruction directly: a lane loop of std::fma
+  // also vectorises, but keeps every accumulator's home on the stack, which spills whole
+  // register blocks in the products.
   friend Lanes mul_add(Lanes a, Lanes b, Lanes c) {
 #if defined(__FMA__)
-    Lanes r;
-    for (int i = 0; i < W; ++i) r.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
-    return r;
+    if constexpr (std::is_same_v<S, double> && W == 4) {
+      return from(__builtin_ia32_vfmaddpd256(a.v, b.v, c.v));
+    } else if constexpr (std::is_same_v<S, float> && W == 8) {
+      return from(__builtin_ia32_vfmaddps256(a.v, b.v, c.v));
+    } else if constexpr (std::is_same_v<S, double> && W == 2) {
+      return from(__builtin_ia32_vfmaddpd(a.v, b.v, c.v));
+    } else if constexpr (std::is_same_v<S, float> && W == 4) {
+      return from(__builtin_ia32_vfmaddps(a.v, b.v, c.v));
+    } else {
+      Lanes r;
+      for (int i = 0; i < W; ++i) r.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
+      return r;
+    }
 #else
     return from(a.v * b.v + c.v);
 #endif
+  }
+
+  friend S lane_sum(Lanes a) {
+    S x[W];  // a copy: subscripting the vector itself would keep callers' packs in memory
+    __builtin_memcpy(x, &a.v, sizeof x);
+    S s = x[0];
+    for (int i = 1; i < W; ++i) s += x[i];
+    return s;
   }
 
   // A lane-wise libm function (scalar calls: the results equal the scalar code's).
