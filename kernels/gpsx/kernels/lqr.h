@@ -300,7 +300,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   Real* K = out.K + t * U * X;
   Real* k = out.k + t * U;
   la::copy(U, U, Quu, n, inv_cov, U);
-  la::cholesky_inverse(U, L, U, cov, U);
+  la::cholesky_inverse_rows_recip(U, L, U, cov, U);
   la::copy(U, U, cov, U, chol, U);  // upper factor of the covariance (reference's chol)
   if (la::cholesky_lower(U, chol, U) != kOk) return kNotPositiveDefinite;
   for (int a = 0; a < U; ++a)
@@ -308,12 +308,12 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
       chol[a * U + b] = chol[b * U + a];
       chol[b * U + a] = Real(0);
     }
-  for (int a = 0; a < U; ++a) k[a] = q[X + a];
-  la::copy(U, X, Q + X * n, n, K, X);
-  la::cholesky_solve(U, 1, L, U, k, 1);
-  la::cholesky_solve_rows(U, X, L, U, K, X);
-  for (int a = 0; a < U; ++a) k[a] = -k[a];
-  for (int i = 0; i < U * X; ++i) K[i] = -K[i];
+  // solved negated: the same values as negating the solutions (rounding is symmetric)
+  for (int a = 0; a < U; ++a) k[a] = -q[X + a];
+  for (int a = 0; a < U; ++a)
+    for (int i = 0; i < X; ++i) K[a * X + i] = -Q[(X + a) * n + i];
+  la::cholesky_solve_rows_recip(U, 1, L, U, k, 1);
+  la::cholesky_solve_rows_recip(U, X, L, U, K, X);
 
   // V: Vxx = Qxx + Qxu K (symmetrised), Vx = Qx + Qxu k.
   la::copy(X, X, Q, n, Vxx, X);
