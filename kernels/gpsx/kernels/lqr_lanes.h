@@ -139,7 +139,8 @@ struct SequentialSearchLanes {
     bool can_park = true;
     while (open >= 2 && can_park) {
       P eta;
-      for (int l = 0; l < W; ++l) eta.set_lane(l, lane[l].m >= 0 ? lane[l].st.eta : lane[l].good_eta);
+      for (int l = 0; l < W; ++l)
+        eta.set_lane(l, lane[l].m >= 0 ? lane[l].st.eta : lane[l].good_eta);
       bool finite = true;
       P div(0);
       const std::uint32_t bs =
