@@ -500,3 +500,44 @@ GPS_HD void gemv_t_fma(int m, int n, T alpha, const T* A, int lda, const T* x, T
 }
 
 }  // namespace gpsx::la
+
+namespace gpsx::la {
+
+// (L L^T) X = B in place like cholesky_solve_rows, with fused updates and each row
+// scaled by the reciprocal of its pivot instead of nrhs divisions: n divisions in all,
+// whose throughput otherwise bounds small solves with many right-hand sides. Rounding
+// differs from cholesky_solve_rows in the last bits.
+template <class T>
+GPS_HD void cholesky_solve_rows_recip(int n, int nrhs, const T* L, int ldl, T* B, int ldb) {
+  for (int i = 0; i < n; ++i) {
+    T* bi = B + i * ldb;
+    for (int p = 0; p < i; ++p) {
+      const T l = -L[i * ldl + p];
+      const T* bp = B + p * ldb;
+      for (int c = 0; c < nrhs; ++c) bi[c] = mul_add(l, bp[c], bi[c]);
+    }
+    const T r = T(1) / L[i * ldl + i];
+    for (int c = 0; c < nrhs; ++c) bi[c] *= r;
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    T* bi = B + i * ldb;
+    for (int p = i + 1; p < n; ++p) {
+      const T l = -L[p * ldl + i];
+      const T* bp = B + p * ldb;
+      for (int c = 0; c < nrhs; ++c) bi[c] = mul_add(l, bp[c], bi[c]);
+    }
+    const T r = T(1) / L[i * ldl + i];
+    for (int c = 0; c < nrhs; ++c) bi[c] *= r;
+  }
+}
+
+// Ainv (n x n) = (L L^T)^-1 through cholesky_solve_rows_recip on the identity, symmetrised.
+template <class T>
+GPS_HD void cholesky_inverse_rows_recip(int n, const T* L, int ldl, T* Ainv, int lda) {
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) Ainv[i * lda + j] = (i == j) ? T(1) : T(0);
+  cholesky_solve_rows_recip(n, n, L, ldl, Ainv, lda);
+  symmetrize(n, Ainv, lda);
+}
+
+}  // namespace gpsx::la

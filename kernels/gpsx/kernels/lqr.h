@@ -300,7 +300,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   Real* K = out.K + t * U * X;
   Real* k = out.k + t * U;
   la::copy(U, U, Quu, n, inv_cov, U);
-  la::cholesky_inverse(U, L, U, cov, U);
+  la::cholesky_inverse_rows_recip(U, L, U, cov, U);
   la::copy(U, U, cov, U, chol, U);  // upper factor of the covariance (reference's chol)
   if (la::cholesky_lower(U, chol, U) != kOk) return kNotPositiveDefinite;
   for (int a = 0; a < U; ++a)
@@ -308,12 +308,12 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
       chol[a * U + b] = chol[b * U + a];
       chol[b * U + a] = Real(0);
     }
-  for (int a = 0; a < U; ++a) k[a] = q[X + a];
-  la::copy(U, X, Q + X * n, n, K, X);
-  la::cholesky_solve(U, 1, L, U, k, 1);
-  la::cholesky_solve_rows(U, X, L, U, K, X);
-  for (int a = 0; a < U; ++a) k[a] = -k[a];
-  for (int i = 0; i < U * X; ++i) K[i] = -K[i];
+  // solved negated: the same values as negating the solutions (rounding is symmetric)
+  for (int a = 0; a < U; ++a) k[a] = -q[X + a];
+  for (int a = 0; a < U; ++a)
+    for (int i = 0; i < X; ++i) K[a * X + i] = -Q[(X + a) * n + i];
+  la::cholesky_solve_rows_recip(U, 1, L, U, k, 1);
+  la::cholesky_solve_rows_recip(U, X, L, U, K, X);
 
   // V: Vxx = Qxx + Qxu K (symmetrised), Vx = Qx + Qxu k.
   la::copy(X, X, Q, n, Vxx, X);
@@ -324,12 +324,19 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   return kOk;
 }
 
+// The default per-step hook of backward_sweep and forward_kl: nothing. A hook is called
+// with t before step t reads its inputs (the CPU SIMD-pack search stages a new lane's
+// inputs there, lqr_lanes.h); it must not change what the step computes.
+struct NoStepHook {
+  GPS_HD void operator()(int) const {}
+};
+
 // One backward sweep t = T-1..0 at fixed eta. scratch: backward_scratch_size.
-template <class Real>
+template <class Real, class StepHook = NoStepHook>
 GPS_HD std::uint32_t backward_sweep(const Dims& d, const TrajInfo<Real>& info,
                                     const Constraint<Real>& con, Real eta,
                                     const Controller<Real>& out, const BackwardRecord<Real>& rec,
-                                    Real* scratch) {
+                                    Real* scratch, const StepHook& before_step = StepHook()) {
   const int X = d.dX, U = d.dU, n = d.n();
   Real* V[2] = {scratch, scratch + X * X};       // Vxx at t and t+1, swapped per step
   Real* v[2] = {V[1] + X * X, V[1] + X * X + X};
@@ -339,6 +346,7 @@ GPS_HD std::uint32_t backward_sweep(const Dims& d, const TrajInfo<Real>& info,
   Real* cost = step + X * n + X + U * U;          // 3 U^2 + U X + U
   int cur = 0;
   for (int t = d.T - 1; t >= 0; --t) {
+    before_step(t);
     augmented_cost(d, info, con, eta, t, Q, q, cost);
     if (rec.fCm) la::copy(n, n, Q, n, rec.fCm + t * n * n, n);
     if (rec.fcv) la::copy(1, n, q, n, rec.fcv + t * n, n);
@@ -504,11 +512,12 @@ GPS_HD Real expected_cost_step(int n, const Real* mu, const Real* sigma, const R
 
 // Forward pass of the controller through the fitted dynamics (state-action marginals),
 // with the per-step KL to `anchor` (when anchor.K is non-null) and the Laplace cost
-// estimate. Returns the summed (clipped) KL. scratch: forward_scratch_size.
-template <class Real>
+// estimate. Returns the summed (clipped) KL. scratch: forward_scratch_size. before_step:
+// as backward_sweep's (x0mu, x0sigma are read before step 0's call).
+template <class Real, class StepHook = NoStepHook>
 GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const ControllerView<Real>& ctrl,
                        const ControllerView<Real>& anchor, const ForwardRecord<Real>& rec,
-                       Real* scratch, bool* finite) {
+                       Real* scratch, bool* finite, const StepHook& before_step = StepHook()) {
   const int X = d.dX, U = d.dU, n = d.n(), uu = U * U;
   Real* Sxx = scratch;       // (X x X)
   Real* mx = Sxx + X * X;    // (X)
@@ -527,6 +536,7 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
   Real total = Real(0);
   const bool joint = rec.mu || rec.sigma || rec.cost;
   for (int t = 0; t < d.T; ++t) {
+    before_step(t);
     const Real* K = ctrl.K + t * U * X;
     // mu = [mx; K mx + k] (the propagation reads mx from m)
     la::copy(1, X, mx, X, m, X);

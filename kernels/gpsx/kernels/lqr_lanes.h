@@ -10,8 +10,10 @@
 // lane fails (non-PD Quu, non-finite value) is redone lane by lane with the scalar
 // backward_pass (non-PD restarts with del doubling) and forward_kl, so statuses, etas and
 // controllers are bit-identical to the scalar search (lane arithmetic is the same IEEE
-// operations in the same order). When a worker's queue runs dry, its open searches finish
-// with the scalar dual_search_from.
+// operations in the same order). A new condition's inputs are staged into its lane step by
+// step inside its first pass (Stager). When a worker's queue runs dry, finished lanes are
+// parked on a pass they already passed while the others finish in the pack; the last
+// open search finishes with the scalar dual_search_from.
 #pragma once
 
 #include <cstddef>
@@ -89,9 +91,12 @@ struct SequentialSearchLanes {
   S* workspace = nullptr;        // (workers x worker_size)
 
   struct Lane {
-    std::int64_t m;      // condition; -1 when the lane has finished
+    std::int64_t m;      // condition; -1 once parked (its search ended, the queue is empty)
     SearchSettings<S> s;
     DualState<S> st;
+    bool pending;        // the condition's per-step inputs are not all staged yet
+    bool has_good;       // good_eta is set
+    S good_eta;          // an eta whose pack pass succeeded for this condition
   };
 
   // Scalar elements per worker: scalar scratch, then (aligned) staged inputs, a pack
@@ -125,25 +130,39 @@ struct SequentialSearchLanes {
     Lane lane[W];
     std::int64_t next = begin;
     for (int l = 0; l < W; ++l) load(pin, l, next++, &lane[l]);
-    bool queue_open = true;
-    while (queue_open) {
+    const Stager stage_backward{this, &pin, lane, true}, stage_forward{this, &pin, lane, false};
+    // Once the queue is empty, a lane whose search ends is parked: it repeats a pass that
+    // succeeded for its condition (same lane arithmetic, so it cannot fail) while the
+    // others finish in the pack. With one open search left, a pack pass would cost about
+    // twice the scalar pass, so that one finishes on the scalar path (below).
+    int open = W;
+    bool can_park = true;
+    while (open >= 2 && can_park) {
       P eta;
-      for (int l = 0; l < W; ++l) eta.set_lane(l, lane[l].st.eta);
+      for (int l = 0; l < W; ++l)
+        eta.set_lane(l, lane[l].m >= 0 ? lane[l].st.eta : lane[l].good_eta);
       bool finite = true;
       P div(0);
-      const std::uint32_t bs = backward_sweep(d, info, con, eta, ctrl, no_record, pack_scratch);
-      if (bs == kOk)
-        div = forward_kl(d, info, view_of(ctrl), con.kl_anchor(), no_forward, pack_scratch, &finite);
+      const std::uint32_t bs =
+          backward_sweep(d, info, con, eta, ctrl, no_record, pack_scratch, stage_backward);
+      if (bs == kOk) {
+        div = forward_kl(d, info, view_of(ctrl), con.kl_anchor(), no_forward, pack_scratch,
+                         &finite, stage_forward);
+        for (Lane& L : lane) L.pending = false;  // every step has been staged
+      }
       const bool pack_ok = bs == kOk && finite;
       for (int l = 0; l < W; ++l) {
         Lane& L = lane[l];
         const std::int64_t m = L.m;
+        if (m < 0) continue;  // parked
         const S used = L.st.eta;
         ++L.st.itr;
         scalar.res.passes[m] = L.st.itr;
         std::uint32_t status = kOk;
         bool done;
         if (pack_ok) {
+          L.has_good = true;
+          L.good_eta = used;
           done = dual_iteration_end(L.s, kOk, used, true, div.lane(l), &L.st, scalar.res.eta + m,
                                     scalar.res.kl + m, &status);
           if (done) store_controller(ctrl, l, scalar.out.at(m, d.T, d.dX, d.dU));
@@ -152,13 +171,15 @@ struct SequentialSearchLanes {
         }
         if (!done) continue;
         scalar.res.status[m] = status;
-        if (next < end)
+        if (next < end) {
           load(pin, l, next++, &L);
-        else
-          L.m = -1, queue_open = false;
+        } else {
+          L.m = -1, --open;
+          can_park = can_park && L.has_good;  // no safe eta to repeat: finish the rest scalar
+        }
       }
     }
-    // the open searches of the last W conditions
+    // the open searches of the last conditions
     const ForwardRecord<S> none{nullptr, nullptr, nullptr, nullptr};
     const SearchTrace<S> no_trace{nullptr, nullptr, nullptr};
     for (int l = 0; l < W; ++l) {
@@ -188,39 +209,70 @@ struct SequentialSearchLanes {
     return c;
   }
 
-  // Copies count elements of condition m (stride count) into lane l; null: not used.
-  static void put(P* dst, const S* src, std::size_t count, std::int64_t m, int l) {
+  // Copies block `block` (of `count` elements) of input src into lane l of dst's block;
+  // src null: the batch does not use that input.
+  static void put(P* dst, const S* src, std::size_t count, std::int64_t block, int l) {
     if (!src) return;
-    src += m * static_cast<std::int64_t>(count);
+    src += block * static_cast<std::int64_t>(count);
     S* lane = reinterpret_cast<S*>(dst) + l;  // GCC vectors alias their element type
     for (std::size_t i = 0; i < count; ++i) lane[i * W] = src[i];
   }
 
-  // Condition m into lane l, search started.
+  // Stages the inputs of step t of condition m into lane l: the backward sweep's, or the
+  // forward pass's (dyn_covar; it also reads the backward ones, staged before).
+  void stage_step(const PackInputs<P>& p, int l, std::int64_t m, int t, bool backward) const {
+    const BatchInputs<S>& in = scalar.in;
+    const Dims& d = in.d;
+    const std::size_t X = d.dX, U = d.dU, n = d.n();
+    const std::int64_t mt = m * d.T + t;  // block of step t of condition m
+    if (!backward) {
+      put(p.dyn_covar + t * X * X, in.dyn_covar, X * X, mt, l);
+      return;
+    }
+    put(p.Fm + t * X * n, in.Fm, X * n, mt, l);
+    put(p.fv + t * X, in.fv, X, mt, l);
+    put(p.Cm + t * n * n, in.Cm, n * n, mt, l);
+    put(p.cv + t * n, in.cv, n, mt, l);
+    put(p.prev_K + t * U * X, in.prev_K, U * X, mt, l);
+    put(p.prev_k + t * U, in.prev_k, U, mt, l);
+    put(p.prev_chol + t * U * U, in.prev_chol_pol_covar, U * U, mt, l);
+    put(p.prev_inv + t * U * U, in.prev_inv_pol_covar, U * U, mt, l);
+    put(p.pol_K + t * U * X, in.pol_K, U * X, mt, l);
+    put(p.pol_k + t * U, in.pol_k, U, mt, l);
+    put(p.chol_pol_S + t * U * U, in.chol_pol_S, U * U, mt, l);
+    put(p.pol_wt + t, in.pol_wt, 1, mt, l);  // step t reads t + 1 too: staged before it
+    put(p.lambda_K + t * U * X, in.lambda_K, U * X, mt, l);
+    put(p.lambda_k + t * U, in.lambda_k, U, mt, l);
+  }
+
+  // Stages step t of the lanes whose condition is new right before the pass reads it, so
+  // the pack lines are written while the pass fetches them anyway (a separate gather of
+  // the whole condition read and wrote back the ~9 MB staging area once more).
+  struct Stager {
+    const SequentialSearchLanes* search;
+    const PackInputs<P>* pin;
+    const Lane* lane;  // (W)
+    bool backward;
+    void operator()(int t) const {
+      for (int l = 0; l < W; ++l)
+        if (lane[l].pending) search->stage_step(*pin, l, lane[l].m, t, backward);
+    }
+  };
+
+  // Condition m into lane l, search started; its per-step inputs are staged by the next
+  // pass (Stager).
   void load(const PackInputs<P>& p, int l, std::int64_t m, Lane* L) const {
     const BatchInputs<S>& in = scalar.in;
     const Dims& d = in.d;
-    const std::size_t T = d.T, X = d.dX, U = d.dU, n = d.n();
-    put(p.Fm, in.Fm, T * X * n, m, l);
-    put(p.fv, in.fv, T * X, m, l);
-    put(p.dyn_covar, in.dyn_covar, T * X * X, m, l);
+    const std::size_t X = d.dX;
     put(p.x0mu, in.x0mu, X, m, l);
     put(p.x0sigma, in.x0sigma, X * X, m, l);
-    put(p.Cm, in.Cm, T * n * n, m, l);
-    put(p.cv, in.cv, T * n, m, l);
-    put(p.prev_K, in.prev_K, T * U * X, m, l);
-    put(p.prev_k, in.prev_k, T * U, m, l);
-    put(p.prev_chol, in.prev_chol_pol_covar, T * U * U, m, l);
-    put(p.prev_inv, in.prev_inv_pol_covar, T * U * U, m, l);
-    put(p.pol_K, in.pol_K, T * U * X, m, l);
-    put(p.pol_k, in.pol_k, T * U, m, l);
-    put(p.chol_pol_S, in.chol_pol_S, T * U * U, m, l);
-    put(p.pol_wt, in.pol_wt, T, m, l);
-    put(p.lambda_K, in.lambda_K, T * U * X, m, l);
-    put(p.lambda_k, in.lambda_k, T * U, m, l);
     L->m = m;
     L->s = scalar.search.settings(d, m);
     L->st = dual_start(L->s, scalar.res.eta[m]);
+    L->pending = true;
+    L->has_good = false;
+    L->good_eta = S(0);
     scalar.res.passes[m] = 0;
   }
 
