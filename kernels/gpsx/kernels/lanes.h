@@ -54,8 +54,8 @@ struct Lanes {
 
   // a * b + c per lane under la::mul_add's rule (fused where the target has FMA). Packs
   // of one vector register use the vector instruction directly: a lane loop of std::fma
-  // also vectorises, but keeps every accumulator's home on the stack, which spills whole
-  // register blocks in the products.
+  // also vectorises, but g++ may then give accumulators stack homes and spill whole
+  // register blocks of the products.
   friend Lanes mul_add(Lanes a, Lanes b, Lanes c) {
 #if defined(__FMA__)
     if constexpr (std::is_same_v<S, double> && W == 4) {

@@ -308,20 +308,25 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T ya = unit ? y[p * acs] : alpha * y[p * acs];
         const T za = unit ? z[p * acs] : alpha * z[p * acs];
+        // One entry of B live at a time: with 12 accumulators and 3 entries of A that fills
+        // the 16 vector registers of AVX2 without reloading B.
         const T* b = B + p * ldb + j;
-        const T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
-        s00 = mul_add(xa, b0, s00);
-        s01 = mul_add(xa, b1, s01);
-        s02 = mul_add(xa, b2, s02);
-        s03 = mul_add(xa, b3, s03);
-        s10 = mul_add(ya, b0, s10);
-        s11 = mul_add(ya, b1, s11);
-        s12 = mul_add(ya, b2, s12);
-        s13 = mul_add(ya, b3, s13);
-        s20 = mul_add(za, b0, s20);
-        s21 = mul_add(za, b1, s21);
-        s22 = mul_add(za, b2, s22);
-        s23 = mul_add(za, b3, s23);
+        T bv = b[0];
+        s00 = mul_add(xa, bv, s00);
+        s10 = mul_add(ya, bv, s10);
+        s20 = mul_add(za, bv, s20);
+        bv = b[1];
+        s01 = mul_add(xa, bv, s01);
+        s11 = mul_add(ya, bv, s11);
+        s21 = mul_add(za, bv, s21);
+        bv = b[2];
+        s02 = mul_add(xa, bv, s02);
+        s12 = mul_add(ya, bv, s12);
+        s22 = mul_add(za, bv, s22);
+        bv = b[3];
+        s03 = mul_add(xa, bv, s03);
+        s13 = mul_add(ya, bv, s13);
+        s23 = mul_add(za, bv, s23);
       }
       c0[0] = s00, c0[1] = s01, c0[2] = s02, c0[3] = s03;
       c1[0] = s10, c1[1] = s11, c1[2] = s12, c1[3] = s13;
