@@ -287,9 +287,12 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 // accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
 // skipped (others are computed whole; complete with mirror_upper).
 // unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
-template <bool unit, class T>
+// zero_c: C starts from zero instead of being read (the same values as filling C with zeros
+// first, without the fill and the loads).
+template <bool unit, class T, bool zero_c = false>
 GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, int acs,
                              const T* B, int ldb, T* C, int ldc, bool upper_only) {
+  const auto start = [](const T& c) { return zero_c ? T(0) : c; };
   int j = 0;
   for (; j + 4 <= n; j += 4) {
     const int i_end = upper_only && j + 4 < m ? j + 4 : m;  // rows with an entry >= diagonal
@@ -301,9 +304,9 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
       T* c0 = C + i * ldc + j;
       T* c1 = c0 + ldc;
       T* c2 = c1 + ldc;
-      T s00 = c0[0], s01 = c0[1], s02 = c0[2], s03 = c0[3];
-      T s10 = c1[0], s11 = c1[1], s12 = c1[2], s13 = c1[3];
-      T s20 = c2[0], s21 = c2[1], s22 = c2[2], s23 = c2[3];
+      T s00 = start(c0[0]), s01 = start(c0[1]), s02 = start(c0[2]), s03 = start(c0[3]);
+      T s10 = start(c1[0]), s11 = start(c1[1]), s12 = start(c1[2]), s13 = start(c1[3]);
+      T s20 = start(c2[0]), s21 = start(c2[1]), s22 = start(c2[2]), s23 = start(c2[3]);
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T ya = unit ? y[p * acs] : alpha * y[p * acs];
@@ -335,7 +338,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
     for (; i < i_end; ++i) {  // the last one or two rows
       const T* x = A + i * ars;
       T* c = C + i * ldc + j;
-      T s0 = c[0], s1 = c[1], s2 = c[2], s3 = c[3];
+      T s0 = start(c[0]), s1 = start(c[1]), s2 = start(c[2]), s3 = start(c[3]);
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T* b = B + p * ldb + j;
@@ -353,8 +356,9 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
     for (; i + 8 <= i_end; i += 8) {
       const T* x = A + i * ars;
       T* c = C + i * ldc + j;
-      T s0 = c[0], s1 = c[ldc], s2 = c[2 * ldc], s3 = c[3 * ldc];
-      T s4 = c[4 * ldc], s5 = c[5 * ldc], s6 = c[6 * ldc], s7 = c[7 * ldc];
+      T s0 = start(c[0]), s1 = start(c[ldc]), s2 = start(c[2 * ldc]), s3 = start(c[3 * ldc]);
+      T s4 = start(c[4 * ldc]), s5 = start(c[5 * ldc]), s6 = start(c[6 * ldc]),
+        s7 = start(c[7 * ldc]);
       for (int p = 0; p < k; ++p) {
         const T* a = x + p * acs;
         const T b = B[p * ldb + j];
@@ -372,7 +376,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
     }
     for (; i < i_end; ++i) {
       const T* x = A + i * ars;
-      T s = C[i * ldc + j];
+      T s = start(C[i * ldc + j]);
       for (int p = 0; p < k; ++p)
         s = mul_add(unit ? x[p * acs] : alpha * x[p * acs], B[p * ldb + j], s);
       C[i * ldc + j] = s;
@@ -543,6 +547,41 @@ GPS_HD void cholesky_inverse_rows_recip(int n, const T* L, int ldl, T* Ainv, int
     for (int j = 0; j < n; ++j) Ainv[i * lda + j] = (i == j) ? T(1) : T(0);
   cholesky_solve_rows_recip(n, n, L, ldl, Ainv, lda);
   symmetrize(n, Ainv, lda);
+}
+
+}  // namespace gpsx::la
+
+namespace gpsx::la {
+
+// C (m x n) = alpha * A (m x k) * B (k x n): gemm_nn_fma into a zero-filled C (the same
+// results), without reading C where the products are register-blocked.
+template <class T>
+GPS_HD void gemm_nn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
+                            int ldb, T* C, int ldc) {
+  if (RegisterBlocked<T>::value) {
+    if (alpha == T(1))
+      gemm_fma_blocked<true, T, true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, false);
+    else
+      gemm_fma_blocked<false, T, true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, false);
+    return;
+  }
+  fill(m, n, T(0), C, ldc);
+  gemm_nn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc);
+}
+
+// C (m x n) = alpha * A^T * B with A (k x m), B (k x n), as gemm_nn_fma_set.
+template <class T>
+GPS_HD void gemm_tn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
+                            int ldb, T* C, int ldc) {
+  if (RegisterBlocked<T>::value) {
+    if (alpha == T(1))
+      gemm_fma_blocked<true, T, true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, false);
+    else
+      gemm_fma_blocked<false, T, true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, false);
+    return;
+  }
+  fill(m, n, T(0), C, ldc);
+  gemm_tn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc, false);
 }
 
 }  // namespace gpsx::la

@@ -192,8 +192,7 @@ template <class Real>
 GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real* P, Real w,
                         Real* Q, Real* q, Real* G, Real* g) {
   const int X = d.dX, U = d.dU, n = d.n();
-  la::fill(U, X, Real(0), G, X);
-  la::gemm_nn_fma(U, X, U, Real(1), P, U, K, X, G, X);  // P K
+  la::gemm_nn_fma_set(U, X, U, Real(1), P, U, K, X, G, X);  // P K
   la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);  // P k
   la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
   for (int b = 0; b < U; ++b)
@@ -277,8 +276,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   // computeQ: Q = sym(fCm) + s Fm^T Vxx' Fm,  q = fcv + s Fm^T (Vx' + Vxx' fv).
   la::symmetrize(n, Q, n);
   if (Vxx1) {
-    la::fill(X, n, Real(0), W, n);
-    la::gemm_nn_fma(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
+    la::gemm_nn_fma_set(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
     la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
     la::mirror_upper(n, Q, n);
     for (int i = 0; i < X; ++i) h[i] = Vx1[i];
@@ -414,17 +412,14 @@ GPS_HD Real kl_step(const Dims& d, const Real* mu, const Real* sigma, const Real
   Real* D = ga + U;  // (X x X)
   precision_from_upper_cholesky(U, Cn, Pn, tmp);
   precision_from_upper_cholesky(U, Ca, Pa, tmp);
-  la::fill(U, X, Real(0), Gn, X);
-  la::fill(U, X, Real(0), Ga, X);
-  la::gemm_nn_fma(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
-  la::gemm_nn_fma(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
+  la::gemm_nn_fma_set(U, X, U, Real(1), Pn, U, Kn, X, Gn, X);
+  la::gemm_nn_fma_set(U, X, U, Real(1), Pa, U, Ka, X, Ga, X);
   la::gemv(false, U, U, Real(1), Pn, U, kn, Real(0), gn);
   la::gemv(false, U, U, Real(1), Pa, U, ka, Real(0), ga);
 
   // quad = sum_ij (sigma + mu mu^T)_ij dM_ij with dM = M_new - M_anchor,
   // M = [[K^T P K, -K^T P], [-P K, P]]; lin = mu . (v_new - v_anchor), v = [K^T P k; -P k].
-  la::fill(X, X, Real(0), D, X);  // D = dM_xx
-  la::gemm_tn_fma(X, X, U, Real(1), Kn, X, Gn, X, D, X, false);
+  la::gemm_tn_fma_set(X, X, U, Real(1), Kn, X, Gn, X, D, X);  // D = dM_xx
   la::gemm_tn_fma(X, X, U, Real(-1), Ka, X, Ga, X, D, X, false);
   Real quad = Real(0), lin = Real(0);
   for (int i = 0; i < X; ++i) {
@@ -474,14 +469,12 @@ GPS_HD Real kl_step_alt(const Dims& d, const Real* mu_x, const Real* sigma_x, in
   Real* Y = s + U;        // (U x X) rows (P_a dK)_a sigma
   for (int i = 0; i < U * X; ++i) dK[i] = Ka[i] - Kn[i];
   for (int a = 0; a < U; ++a) dk[a] = ka[a] - kn[a];
-  la::fill(U, X, Real(0), r, X);
-  la::gemm_nn_fma(U, X, U, Real(1), inv_a, U, dK, X, r, X);
+  la::gemm_nn_fma_set(U, X, U, Real(1), inv_a, U, dK, X, r, X);
   la::gemv(false, U, U, Real(1), inv_a, U, dk, Real(0), s);
   Real tr = Real(0);
   for (int a = 0; a < U; ++a)
     for (int b = 0; b < U; ++b) tr += inv_a[a * U + b] * cov_n[b * U + a];
-  la::fill(U, X, Real(0), Y, X);
-  la::gemm_nn_fma(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
+  la::gemm_nn_fma_set(U, X, X, Real(1), r, X, sigma_x, lds, Y, X);  // sigma symmetric
   Real quad = la::dot(U, dk, s);
   for (int a = 0; a < U; ++a) {
     const Real* dKa = dK + a * X;
@@ -572,10 +565,8 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
       const Real* B = F + X;
       la::copy(X, X, F, n, Acl, X);
       la::gemm_nn_fma(X, X, U, Real(1), B, n, K, X, Acl, X);
-      la::fill(X, X, Real(0), AS, X);
-      la::gemm_nn_fma(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
-      la::fill(X, U, Real(0), BP, U);
-      la::gemm_nn_fma(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
+      la::gemm_nn_fma_set(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
+      la::gemm_nn_fma_set(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
       la::transpose(X, X, Acl, X, AclT, X);
       la::transpose(X, U, B, n, Bt, X);
       la::copy(X, X, info.dyn_covar + t * X * X, X, Sxx, X);

@@ -253,9 +253,18 @@ struct SequentialSearchLanes {
     const PackInputs<P>* pin;
     const Lane* lane;  // (W)
     bool backward;
+    // Called before step t in pass order (backward: T-1 .. 0, forward: 0 .. T-1). Stages
+    // the step after t in that order, one step ahead: the lane's 8-byte stores then
+    // retire before the pass reads the packs with vector loads (a load that overlaps
+    // stores still in flight cannot be forwarded and stalls).
     void operator()(int t) const {
-      for (int l = 0; l < W; ++l)
-        if (lane[l].pending) search->stage_step(*pin, l, lane[l].m, t, backward);
+      const int T = search->scalar.in.d.T;
+      const int first = backward ? T - 1 : 0, ahead = backward ? t - 1 : t + 1;
+      for (int l = 0; l < W; ++l) {
+        if (!lane[l].pending) continue;
+        if (t == first) search->stage_step(*pin, l, lane[l].m, t, backward);
+        if (ahead >= 0 && ahead < T) search->stage_step(*pin, l, lane[l].m, ahead, backward);
+      }
     }
   };
 
