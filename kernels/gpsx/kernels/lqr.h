@@ -260,7 +260,8 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
 }
 
 // One Riccati step at time t. In: Q, q = fCm[t], fcv[t]; Vxx1, Vx1 = value at t+1 (null at
-// t = T-1), scaled by v_scale (BADMM). Out: Q, q = Qtt, Qt (symmetrised); the controller at
+// t = T-1), scaled by v_scale (BADMM). Out: the upper triangle of Q = Qtt (symmetrised), q =
+// Qt; the controller at
 // t; Vxx, Vx at t (short form, pitfall 3). scratch: X n + X + U^2.
 // Returns kNotPositiveDefinite when Quu has no Cholesky factor (kNonFinite if not finite).
 template <class Real>
@@ -273,23 +274,26 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   Real* h = W + X * n;   // (X)
   Real* L = h + X;       // (U x U)
 
-  // computeQ: Q = sym(fCm) + s Fm^T Vxx' Fm,  q = fcv + s Fm^T (Vx' + Vxx' fv).
-  la::symmetrize(n, Q, n);
+  // computeQ: Q = sym(fCm) + s Fm^T Vxx' Fm,  q = fcv + s Fm^T (Vx' + Vxx' fv). Q is
+  // symmetric from here on, so only its upper triangle is formed and read below (the
+  // strict lower triangle is left stale; callers that need all of Q mirror it).
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) Q[i * n + j] = Real(0.5) * (Q[i * n + j] + Q[j * n + i]);
   if (Vxx1) {
     la::gemm_nn_fma_set(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
     la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
-    la::mirror_upper(n, Q, n);
     for (int i = 0; i < X; ++i) h[i] = Vx1[i];
     la::gemv_t_fma(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
     la::gemv_t_fma(X, n, v_scale, Fm, n, h, q);
   }
+  const auto sym = [Q, n](int i, int j) { return i <= j ? Q[i * n + j] : Q[j * n + i]; };
 
   // gains: Quu = L L^T; K = -Quu^-1 Qux, k = -Quu^-1 Qu; covariance = Quu^-1.
-  const Real* Quu = Q + X * n + X;
   for (int a = 0; a < U; ++a)
-    for (int b = 0; b < U; ++b)
-      if (!is_finite(Quu[a * n + b])) return kNonFinite;
-  la::copy(U, U, Quu, n, L, U);
+    for (int b = a; b < U; ++b)
+      if (!is_finite(sym(X + a, X + b))) return kNonFinite;
+  for (int a = 0; a < U; ++a)
+    for (int b = 0; b < U; ++b) L[a * U + b] = sym(X + a, X + b);
   if (la::cholesky_lower(U, L, U) != kOk) return kNotPositiveDefinite;
 
   Real* inv_cov = out.inv_pol_covar + t * uu;
@@ -297,7 +301,8 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   Real* chol = out.chol_pol_covar + t * uu;
   Real* K = out.K + t * U * X;
   Real* k = out.k + t * U;
-  la::copy(U, U, Quu, n, inv_cov, U);
+  for (int a = 0; a < U; ++a)
+    for (int b = 0; b < U; ++b) inv_cov[a * U + b] = sym(X + a, X + b);
   la::cholesky_inverse_rows_recip(U, L, U, cov, U);
   la::copy(U, U, cov, U, chol, U);  // upper factor of the covariance (reference's chol)
   if (la::cholesky_lower(U, chol, U) != kOk) return kNotPositiveDefinite;
@@ -309,12 +314,13 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   // solved negated: the same values as negating the solutions (rounding is symmetric)
   for (int a = 0; a < U; ++a) k[a] = -q[X + a];
   for (int a = 0; a < U; ++a)
-    for (int i = 0; i < X; ++i) K[a * X + i] = -Q[(X + a) * n + i];
+    for (int i = 0; i < X; ++i) K[a * X + i] = -Q[i * n + X + a];
   la::cholesky_solve_rows_recip(U, 1, L, U, k, 1);
   la::cholesky_solve_rows_recip(U, X, L, U, K, X);
 
   // V: Vxx = Qxx + Qxu K (symmetrised), Vx = Qx + Qxu k.
-  la::copy(X, X, Q, n, Vxx, X);
+  for (int i = 0; i < X; ++i)
+    for (int j = 0; j < X; ++j) Vxx[i * X + j] = sym(i, j);
   la::gemm_nn_fma(X, X, U, Real(1), Q + X, n, K, X, Vxx, X);
   la::symmetrize(X, Vxx, X);
   for (int i = 0; i < X; ++i) Vx[i] = q[i];
@@ -356,7 +362,10 @@ GPS_HD std::uint32_t backward_sweep(const Dims& d, const TrajInfo<Real>& info,
         riccati_step(d, t, info.Fm + t * X * n, info.fv + t * X, last ? nullptr : V[1 - cur],
                      last ? nullptr : v[1 - cur], scale, Q, q, out, V[cur], v[cur], step);
     if (s != kOk) return s;
-    if (rec.Qtt) la::copy(n, n, Q, n, rec.Qtt + t * n * n, n);
+    if (rec.Qtt) {
+      la::mirror_upper(n, Q, n);  // riccati_step formed the upper triangle
+      la::copy(n, n, Q, n, rec.Qtt + t * n * n, n);
+    }
     if (rec.Qt) la::copy(1, n, q, n, rec.Qt + t * n, n);
     if (rec.Vxx) la::copy(X, X, V[cur], X, rec.Vxx + t * X * X, X);
     if (rec.Vx) la::copy(1, X, v[cur], X, rec.Vx + t * X, X);
