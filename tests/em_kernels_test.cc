@@ -142,7 +142,11 @@ void check_pack_fma() {
   std::normal_distribution<S> normal;
   for (int rep = 0; rep < 100; ++rep) {
     Lanes<S, W> a, b, c;
-    for (int l = 0; l < W; ++l) a.set_lane(l, normal(gen)), b.set_lane(l, normal(gen)), c.set_lane(l, normal(gen));
+    for (int l = 0; l < W; ++l) {
+      a.set_lane(l, normal(gen));
+      b.set_lane(l, normal(gen));
+      c.set_lane(l, normal(gen));
+    }
     const Lanes<S, W> r = mul_add(a, b, c);
     S sum = r.lane(0);
     for (int l = 0; l < W; ++l) {

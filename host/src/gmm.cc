@@ -72,10 +72,11 @@ struct EmWorkspace {
 
   // Points x (P x D) into xt; the padding stays zero.
   void load_points(const double* x) {
-    for (int n = 0; n < P; ++n)
+    for (int n = 0; n < P; ++n) {
+      const double* point = x + static_cast<std::size_t>(n) * D;
       for (int i = 0; i < D; ++i)
-        xt[static_cast<std::size_t>(i) * ldx + n / kPackWidth].set_lane(n % kPackWidth,
-                                                                        x[static_cast<std::size_t>(n) * D + i]);
+        xt[static_cast<std::size_t>(i) * ldx + n / kPackWidth].set_lane(n % kPackWidth, point[i]);
+    }
   }
 };
 
