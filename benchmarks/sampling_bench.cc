@@ -129,7 +129,7 @@ double baseline_rollouts(const PlantStep& step, const gpsx::ControllerBatch& c,
 
 // One plant: how to build M conditions' controllers and x0, our dynamics functor, and the
 // baseline's step.
-template <class Dynamics>
+template <class Dynamics, class Run = gpsx::RolloutOnExecutor>
 struct Bench {
   std::string name;
   int dX, dU, T;
@@ -137,10 +137,11 @@ struct Bench {
   Dynamics dynamics;
   PlantStep baseline_step;
   std::vector<double> u_min, u_max;  // (dU) or empty
+  Run rollouts{};                    // how sample_lin_gauss runs the rollout functor
 };
 
-template <class Dynamics>
-nlohmann::json run(const Bench<Dynamics>& b, int all, const std::vector<int>& Ms) {
+template <class Dynamics, class Run>
+nlohmann::json run(const Bench<Dynamics, Run>& b, int all, const std::vector<int>& Ms) {
   std::printf("\n%s: dX %d, dU %d, T %d, N %d, steps = M*N*T\n", b.name.c_str(), b.dX, b.dU,
               b.T, kN);
   std::printf("%6s %16s %16s %16s %10s %10s\n", "M", "ours 1 thr", "ours all thr", "baseline",
@@ -164,7 +165,7 @@ nlohmann::json run(const Bench<Dynamics>& b, int all, const std::vector<int>& Ms
       const gpsx::Executor ex = gpsx::cpu_executor(threads);
       return time_per_call([&] {
         gpsx::sample_lin_gauss(ex, ctrl, b.dynamics, kN, options, x0.data(), lo, hi, X.data(),
-                               U.data(), status.data(), ws);
+                               U.data(), status.data(), ws, b.rollouts);
       }, 0.08, trials);
     };
     const double ours1 = steps / ours(1);
@@ -230,7 +231,7 @@ int main() {
       gpsx::envs::arm_dynamics(task, rb::kEeVelocityDifference);
   std::vector<double> lo, hi;
   gpsx::envs::control_limits(task, lo, hi);
-  Bench<rb::ArmDynamics<double>> arm{
+  Bench<rb::ArmDynamics<double>, gpsx::envs::ArmRollouts> arm{
       "arm7 simulator", task.dX(), task.dU(), kT,
       [&task](gpsx::ControllerBatch& c, std::vector<double>& x0) {
         x0 = gpsx::envs::initial_states(task, c.M, rb::kEeVelocityDifference);

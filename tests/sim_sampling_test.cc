@@ -225,6 +225,39 @@ TEST(SimSampling, NanInitialStateFlagsOnlyItsCondition) {
     for (std::size_t i = 0; i < per_condition; ++i) ASSERT_TRUE(std::isfinite(X[m * per_condition + i]));
 }
 
+// The CPU pack path (physics of 4 rollouts per SIMD pack, rb::RolloutArmLanes) gives the
+// per-rollout path's samples bit for bit: whole packs, a partial last pack, a condition
+// whose NaN start fails the pack steps it shares (redone lane by lane), noisy actions.
+TEST(SimSampling, SimdPacksMatchPerRolloutPathBitwise) {
+  struct Case {
+    const char* task;
+    int M, N, nan_condition;  // -1: none
+  };
+  for (const Case c : {Case{"arm7", 4, 3, 3}, Case{"arm7", 5, 3, -1}, Case{"reacher2", 3, 5, -1}}) {
+    SCOPED_TRACE(std::string(c.task) + " M " + std::to_string(c.M) + " N " + std::to_string(c.N));
+    Task task = load(c.task);
+    const int T = 25;
+    const Executor ex = cpu_executor(0);
+    ControllerBatch ctrl = pd_controllers(ex, task, c.M, T);
+    for (std::size_t i = 0; i < ctrl.chol_pol_covar.size(); ++i)
+      ctrl.chol_pol_covar.data()[i] *= 30.0;
+    if (c.nan_condition >= 0)
+      task.conditions[c.nan_condition].q0[0] = std::numeric_limits<double>::quiet_NaN();
+    SimSamplingOptions packs;
+    packs.sampling.seed = 7;
+    SimSamplingOptions scalar = packs;
+    scalar.cpu_lanes = false;
+    const SimSamples a = sample(ex, task, ctrl, c.N, packs);
+    const SimSamples b = sample(ex, task, ctrl, c.N, scalar);
+    ASSERT_EQ(a.X.size(), b.X.size());
+    EXPECT_EQ(std::memcmp(a.X.data(), b.X.data(), a.X.size() * sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(a.U.data(), b.U.data(), a.U.size() * sizeof(double)), 0);
+    EXPECT_EQ(a.status, b.status);
+    for (int m = 0; m < c.M; ++m)
+      EXPECT_EQ(a.status[m] != 0u, m == c.nan_condition) << "condition " << m;
+  }
+}
+
 TEST(SimSampling, RejectsStatesWithoutTheSimulatorState) {
   Task task = load("reacher2");
   const Executor ex = cpu_executor(1);

@@ -9,10 +9,13 @@
 
 #include "gpsx/envs/sim.h"
 #include "gpsx/kernels/sim_sampling.h"
+#include "gpsx/kernels/sim_sampling_lanes.h"
 
 namespace gpsx::envs {
 
 namespace {
+
+constexpr int kSampleLanes = 4;  // rollouts per SIMD pack (AVX2: 4 doubles)
 
 // Offset of the first block of `kind` in the task's state, -1 when absent.
 int block_offset(const Task& task, int kind) {
@@ -28,6 +31,18 @@ const Condition& condition(const Task& task, int m) {
 }
 
 }  // namespace
+
+void ArmRollouts::operator()(const Executor& ex, int M, int N,
+                             const sampling::RolloutLinGauss<double, rb::ArmDynamics<double>>& f) const {
+  const std::int64_t rollouts = static_cast<std::int64_t>(M) * N;
+  if (ex.is_cuda() || !cpu_lanes || rollouts < kSampleLanes) {
+    for_each_2d(ex, M, N, f);
+    return;
+  }
+  const rb::RolloutArmLanes<double, kSampleLanes> packs{
+      f, rb::convert_model<Lanes<double, kSampleLanes>>(f.dynamics.model), rollouts};
+  for_each_cpu(ex.threads, packs.items(rollouts), packs);
+}
 
 StateLayout state_layout(const Task& task) {
   StateLayout layout;
@@ -119,7 +134,7 @@ void sample_task(const Executor& ex, const Task& task, const ControllerBatch& ct
   upload(ex, lo.data(), lo.size(), lo_d.data());
   upload(ex, hi.data(), hi.size(), hi_d.data());
   sample_lin_gauss(ex, ctrl, dyn, N, options.sampling, x0_d.data(), lo_d.data(), hi_d.data(),
-                   out.X.data(), out.U.data(), out.status.data(), ws);
+                   out.X.data(), out.U.data(), out.status.data(), ws, ArmRollouts{options.cpu_lanes});
 
   out.dO = 0;
   if (!options.obs_sensors.empty()) {

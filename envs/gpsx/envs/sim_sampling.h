@@ -24,6 +24,16 @@ struct SimSamplingOptions {
   int ee_velocity = rb::kEeVelocityDifference;  // rb::EeVelocity; the reference's by default
   std::vector<int> obs_sensors;                 // observation sensor list; empty: no obs
   bool jacobians = false;                       // record ee Jacobians (needed by fk costs)
+  bool cpu_lanes = true;  // CPU: physics of 4 rollouts per SIMD pack (same results bit for bit)
+};
+
+// How sample_task runs its rollouts (the `run` of sample_lin_gauss): with cpu_lanes on a CPU
+// executor, 4 rollouts share each physics step as one SIMD pack (rb::RolloutArmLanes, the
+// same results bit for bit); else one rollout per work item.
+struct ArmRollouts {
+  bool cpu_lanes = true;
+  void operator()(const Executor& ex, int M, int N,
+                  const sampling::RolloutLinGauss<double, rb::ArmDynamics<double>>& f) const;
 };
 
 struct SimSamples {

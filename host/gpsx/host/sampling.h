@@ -32,11 +32,20 @@ struct SamplingWorkspace {
 void reduce_sample_status(const Executor& ex, SamplingWorkspace& ws, int M, int N,
                           std::uint32_t* status);
 
+// Runs a rollout functor over (M, N) on the executor: the default of sample_lin_gauss.
+struct RolloutOnExecutor {
+  template <class F>
+  void operator()(const Executor& ex, int M, int N, const F& f) const {
+    for_each_2d(ex, M, N, f);
+  }
+};
+
 // Rolls out ctrl on `dynamics` for N samples of each condition:
 // u_t = K_t x_t + k_t + chol_t^T n_t, n from Philox(seed; stream, m, n) shaped by
 // generate_noise, u clamped to [u_min, u_max]; X and U store the visited states and the
-// applied (clamped) actions. Pointers are executor memory; status is host (M).
-template <class Dynamics>
+// applied (clamped) actions. Pointers are executor memory; status is host (M). `run` gets the
+// ready sampling::RolloutLinGauss functor (a dynamics with a faster CPU path wraps it).
+template <class Dynamics, class Run = RolloutOnExecutor>
 void sample_lin_gauss(const Executor& ex, const ControllerBatch& ctrl, const Dynamics& dynamics,
                       int N, const SamplingOptions& options,
                       const double* x0,     // (M x dX)
@@ -44,7 +53,7 @@ void sample_lin_gauss(const Executor& ex, const ControllerBatch& ctrl, const Dyn
                       const double* u_max,  // (dU) or null
                       double* X,            // (M x N x T x dX)
                       double* U,            // (M x N x T x dU)
-                      std::uint32_t* status, SamplingWorkspace& ws) {
+                      std::uint32_t* status, SamplingWorkspace& ws, const Run& run = Run()) {
   if (ctrl.M <= 0 || ctrl.K.size() == 0)
     throw std::invalid_argument("sample_lin_gauss: controller batch is not allocated");
   if (N <= 0) throw std::invalid_argument("sample_lin_gauss: N must be > 0, got " + std::to_string(N));
@@ -62,7 +71,7 @@ void sample_lin_gauss(const Executor& ex, const ControllerBatch& ctrl, const Dyn
   ws.status.resize(ex, mn);
   f.scratch = ws.scratch.data();
   f.status = ws.status.data();
-  for_each_2d(ex, ctrl.M, N, f);
+  run(ex, ctrl.M, N, f);
   reduce_sample_status(ex, ws, ctrl.M, N, status);
 }
 
