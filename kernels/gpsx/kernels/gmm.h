@@ -634,11 +634,12 @@ GPS_HD void weighted_scatter_lower(int Dp, int npacks, const T* xt, const T* wxt
         b = w3[n];
         s03 = mul_add(a0, b, s03), s13 = mul_add(a1, b, s13), s23 = mul_add(a2, b, s23);
       }
-      // Whole accumulators to memory first: reading lanes of the live ones would give them
-      // stack homes inside the loop.
-      const T block[3][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}};
-      for (int r = 0; r < 3; ++r)
-        for (int c = 0; c < 4; ++c) XX[(i0 + r) * ldxx + j0 + c] = lane_sum(block[r][c]);
+      S* c0 = XX + i0 * ldxx + j0;
+      S* c1 = c0 + ldxx;
+      S* c2 = c1 + ldxx;
+      c0[0] = lane_sum(s00), c0[1] = lane_sum(s01), c0[2] = lane_sum(s02), c0[3] = lane_sum(s03);
+      c1[0] = lane_sum(s10), c1[1] = lane_sum(s11), c1[2] = lane_sum(s12), c1[3] = lane_sum(s13);
+      c2[0] = lane_sum(s20), c2[1] = lane_sum(s21), c2[2] = lane_sum(s22), c2[3] = lane_sum(s23);
     }
 }
 

@@ -77,10 +77,8 @@ struct Lanes {
   }
 
   friend S lane_sum(Lanes a) {
-    S x[W];  // a copy: subscripting the vector itself would keep callers' packs in memory
-    __builtin_memcpy(x, &a.v, sizeof x);
-    S s = x[0];
-    for (int i = 1; i < W; ++i) s += x[i];
+    S s = a.v[0];
+    for (int i = 1; i < W; ++i) s += a.v[i];
     return s;
   }
 

@@ -39,8 +39,8 @@ struct RolloutArmLanes {
     S* n_t[W];
     S* dyn_scratch[W];
     std::uint32_t st[W];
-    for (int l = 0; l < W; ++l) {
-      const std::int64_t r = p * W + (l < valid ? l : valid - 1);
+    for (int l = 0; l < valid; ++l) {
+      const std::int64_t r = p * W + l;
       m[l] = r / f.samples;
       n[l] = r % f.samples;
       Xs[l] = f.X + r * f.steps * dX;
@@ -48,7 +48,6 @@ struct RolloutArmLanes {
       S* noise_scratch = f.scratch + r * f.scratch_size();
       n_t[l] = noise_scratch + noise::noise_scratch_size(f.steps, f.noise);
       dyn_scratch[l] = n_t[l] + dU;
-      if (l >= valid) continue;  // a repeated rollout: same inputs, its outputs already owned
       rng::fill_normal(f.seed, sampling::noise_stream(m[l], f.stream),
                        sampling::noise_block(n[l], 0u), f.steps * dU, Us[l]);
       st[l] = noise::generate_noise(f.steps, dU, f.noise, Us[l], noise_scratch);
