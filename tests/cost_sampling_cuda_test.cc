@@ -5,6 +5,7 @@
 #include "gpsx/host/cost.h"
 #include "gpsx/host/lin_gauss.h"
 #include "gpsx/host/sampling.h"
+#include "gpsx_test/eval_cost_case.h"
 #include "gpsx_test/reference.h"
 
 namespace gpsx {
@@ -48,10 +49,8 @@ TEST(CudaExecutor, EvalCostMatchesReference) {
   GPSX_REQUIRE_GPU(ex);
   const json ref = test::load_reference("kl_and_costs.json").at("eval_cost");
   const json& conds = ref.at("conditions");
-  const auto xs = test::shape_of(conds[0].at("X"));
-  const auto us = test::shape_of(conds[0].at("U"));
-  const int M = static_cast<int>(conds.size()), N = static_cast<int>(xs[0]),
-            T = static_cast<int>(xs[1]), dX = static_cast<int>(xs[2]), dU = static_cast<int>(us[2]);
+  const test::EvalCostCase batch = test::eval_cost_case(ref);
+  const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
   const int dxu = dX + dU, n = dU;
   CostTermDesc state = state_cost({{0, std::vector<double>(n, 1.0), {{0.8, -0.6}}}});
   CostTermDesc fk = fk_cost({2 * n, {1.0, 1.0}, {{1.5, 1.0}}}, 0, n);
@@ -59,13 +58,7 @@ TEST(CudaExecutor, EvalCostMatchesReference) {
   fk.l2 = 10;
   const CostDesc desc{{action_cost(std::vector<double>(dU, 0.01)), state, fk}, "cuda test"};
   CostModelStorage model = make_cost_model(ex, compile_cost(desc, dX, dU, M));
-  std::vector<double> X, U, jac;
-  for (const auto& c : conds) {
-    for (double v : flatten(c.at("X"))) X.push_back(v);
-    for (double v : flatten(c.at("U"))) U.push_back(v);
-    for (double v : flatten(c.at("END_EFFECTOR_POINT_JACOBIANS"))) jac.push_back(v);
-  }
-  auto dX_ = to_device(ex, X), dU_ = to_device(ex, U), djac = to_device(ex, jac);
+  auto dX_ = to_device(ex, batch.X), dU_ = to_device(ex, batch.U), djac = to_device(ex, batch.jac);
   ExecBuffer<double> cs(ex, M * N * T), cc(ex, M * T), cv(ex, M * T * dxu), Cm(ex, M * T * dxu * dxu);
   std::vector<std::uint32_t> status(M);
   EvalCostWorkspace ws;

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "gpsx/host/cost.h"
+#include "gpsx_test/eval_cost_case.h"
 #include "gpsx_test/reference.h"
 
 namespace gpsx {
@@ -269,11 +270,8 @@ TEST(CostGolden, EvalCostOverAllConditionsInOneBatch) {
   const json& ref = costs_reference().at("eval_cost");
   const json& conds = ref.at("conditions");
   ASSERT_FALSE(conds.empty());
-  const auto xs = test::shape_of(conds[0].at("X"));
-  const auto us = test::shape_of(conds[0].at("U"));
-  const auto js = test::shape_of(conds[0].at("END_EFFECTOR_POINT_JACOBIANS"));
-  const int M = static_cast<int>(conds.size()), N = static_cast<int>(xs[0]),
-            T = static_cast<int>(xs[1]), dX = static_cast<int>(xs[2]), dU = static_cast<int>(us[2]);
+  const test::EvalCostCase batch = test::eval_cost_case(ref);
+  const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
   const int dxu = dX + dU, n = dU;
   ASSERT_EQ(dX, 2 * n + 2) << "plant layout x = [q (n), dq (n), ee (2)]";
   const StateLayout layout = {{"JOINT_ANGLES", 0, n},
@@ -281,14 +279,11 @@ TEST(CostGolden, EvalCostOverAllConditionsInOneBatch) {
                               {"END_EFFECTOR_POINTS", 2 * n, 2}};
   const CostDesc desc = parse_cost_yaml(eval_cost_yaml(n), "eval_cost (test)", layout);
   const CostTable table = compile_cost(desc, dX, dU, M);
-  ASSERT_EQ(table.jac_rows, static_cast<int>(js[2]));
-  ASSERT_EQ(table.jac_cols, static_cast<int>(js[3]));
-  std::vector<double> X, U, jac;
-  for (const auto& c : conds) {
-    for (double v : flatten(c.at("X"))) X.push_back(v);
-    for (double v : flatten(c.at("U"))) U.push_back(v);
-    for (double v : flatten(c.at("END_EFFECTOR_POINT_JACOBIANS"))) jac.push_back(v);
-  }
+  ASSERT_EQ(table.jac_rows, batch.jac_rows);
+  ASSERT_EQ(table.jac_cols, batch.jac_cols);
+  const std::vector<double>& X = batch.X;
+  const std::vector<double>& U = batch.U;
+  const std::vector<double>& jac = batch.jac;
   for (int threads : {1, 0}) {
     const Executor ex = cpu_executor(threads);
     CostModelStorage model = make_cost_model(ex, table);
@@ -319,10 +314,8 @@ TEST(CostGolden, EvalCostOverAllConditionsInOneBatch) {
 TEST(CostGolden, EvalCostInFloatWithinSinglePrecision) {
   const json& ref = costs_reference().at("eval_cost");
   const json& conds = ref.at("conditions");
-  const auto xs = test::shape_of(conds[0].at("X"));
-  const auto us = test::shape_of(conds[0].at("U"));
-  const int M = static_cast<int>(conds.size()), N = static_cast<int>(xs[0]),
-            T = static_cast<int>(xs[1]), dX = static_cast<int>(xs[2]), dU = static_cast<int>(us[2]);
+  const test::EvalCostCase batch = test::eval_cost_case(ref);
+  const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
   const int dxu = dX + dU, n = dU;
   const StateLayout layout = {{"JOINT_ANGLES", 0, n}, {"JOINT_VELOCITIES", n, n},
                               {"END_EFFECTOR_POINTS", 2 * n, 2}};
@@ -349,12 +342,8 @@ TEST(CostGolden, EvalCostInFloatWithinSinglePrecision) {
   const std::vector<float> params(table.params.begin(), table.params.end());
   cost::CostModel<float> model{static_cast<int>(terms.size()), terms.data(), params.data(),
                                table.param_stride, table.max_dim, table.jac_rows, table.jac_cols};
-  std::vector<float> X, U, jac;
-  for (const auto& c : conds) {
-    for (double v : flatten(c.at("X"))) X.push_back(static_cast<float>(v));
-    for (double v : flatten(c.at("U"))) U.push_back(static_cast<float>(v));
-    for (double v : flatten(c.at("END_EFFECTOR_POINT_JACOBIANS"))) jac.push_back(static_cast<float>(v));
-  }
+  const std::vector<float> X(batch.X.begin(), batch.X.end()), U(batch.U.begin(), batch.U.end()),
+      jac(batch.jac.begin(), batch.jac.end());
   using F = cost::EvalCost<float>;
   std::vector<float> cs(M * N * T), cc(M * T), cv(M * T * dxu), Cm(M * T * dxu * dxu),
       scratch(M * T * F::scratch_size(model, dX, dU));
