@@ -189,9 +189,6 @@ GPS_HD void cholesky_solve_rows(int n, int nrhs, const T* L, int ldl, T* B, int 
   solve_lower_transposed_rows(n, nrhs, L, ldl, B, ldb);
 }
 
-}  // namespace gpsx::la
-
-namespace gpsx::la {
 
 // x . y summed in four interleaved partial sums: independent add chains run ~4x faster
 // than dot() on a CPU core. The rounding differs from dot(); use it where no golden
@@ -210,9 +207,6 @@ GPS_HD T dot_split4(int n, const T* x, const T* y) {
   return (s0 + s1) + (s2 + s3);
 }
 
-}  // namespace gpsx::la
-
-namespace gpsx::la {
 
 // Copies the strict upper triangle of a square (n x n) matrix onto its lower triangle.
 template <class T>
@@ -221,9 +215,6 @@ GPS_HD void mirror_upper(int n, T* A, int lda) {
     for (int j = i + 1; j < n; ++j) A[j * lda + i] = A[i * lda + j];
 }
 
-}  // namespace gpsx::la
-
-namespace gpsx::la {
 
 // cholesky_lower computed right-looking: after column j is final it is mirrored into the
 // strict upper part of row j, and every later row i subtracts l_ij times that row over
@@ -384,6 +375,16 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
   }
 }
 
+// gemm_fma_blocked with the unit-alpha choice made once per call.
+template <bool zero_c, class T>
+GPS_HD void gemm_fma_blocked_any(int m, int n, int k, T alpha, const T* A, int ars, int acs,
+                                 const T* B, int ldb, T* C, int ldc, bool upper_only) {
+  if (alpha == T(1))
+    gemm_fma_blocked<true, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, C, ldc, upper_only);
+  else
+    gemm_fma_blocked<false, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, C, ldc, upper_only);
+}
+
 // How gemm_nn_fma / gemm_tn_fma order their loops: plain scalars sweep rows of C (the
 // compiler vectorises along a row); types whose every entry is already a full vector (SIMD
 // packs, lanes.h specialises this) keep 3 x 4 blocks of C in registers. Both orders do the
@@ -400,10 +401,7 @@ template <class T>
 GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only = false) {
   if (RegisterBlocked<T>::value) {
-    if (alpha == T(1))
-      gemm_fma_blocked<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
-    else
-      gemm_fma_blocked<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
+    gemm_fma_blocked_any<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
     return;
   }
   int i = 0;
@@ -458,10 +456,7 @@ template <class T>
 GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only) {
   if (RegisterBlocked<T>::value) {
-    if (alpha == T(1))
-      gemm_fma_blocked<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
-    else
-      gemm_fma_blocked<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
+    gemm_fma_blocked_any<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
     return;
   }
   int p = 0;
@@ -508,9 +503,6 @@ GPS_HD void gemv_t_fma(int m, int n, T alpha, const T* A, int lda, const T* x, T
   }
 }
 
-}  // namespace gpsx::la
-
-namespace gpsx::la {
 
 // (L L^T) X = B in place like cholesky_solve_rows, with fused updates and each row
 // scaled by the reciprocal of its pivot instead of nrhs divisions: n divisions in all,
@@ -549,9 +541,6 @@ GPS_HD void cholesky_inverse_rows_recip(int n, const T* L, int ldl, T* Ainv, int
   symmetrize(n, Ainv, lda);
 }
 
-}  // namespace gpsx::la
-
-namespace gpsx::la {
 
 // C (m x n) = alpha * A (m x k) * B (k x n): gemm_nn_fma into a zero-filled C (the same
 // results), without reading C where the products are register-blocked.
@@ -559,10 +548,7 @@ template <class T>
 GPS_HD void gemm_nn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
                             int ldb, T* C, int ldc) {
   if (RegisterBlocked<T>::value) {
-    if (alpha == T(1))
-      gemm_fma_blocked<true, T, true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, false);
-    else
-      gemm_fma_blocked<false, T, true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, false);
+    gemm_fma_blocked_any<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, false);
     return;
   }
   fill(m, n, T(0), C, ldc);
@@ -574,10 +560,7 @@ template <class T>
 GPS_HD void gemm_tn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
                             int ldb, T* C, int ldc) {
   if (RegisterBlocked<T>::value) {
-    if (alpha == T(1))
-      gemm_fma_blocked<true, T, true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, false);
-    else
-      gemm_fma_blocked<false, T, true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, false);
+    gemm_fma_blocked_any<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, false);
     return;
   }
   fill(m, n, T(0), C, ldc);
