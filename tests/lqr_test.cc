@@ -714,7 +714,9 @@ TEST(LqrLanes, BitIdenticalToPerConditionSearch) {
         EXPECT_EQ(got.status[m], want.status[m]);
         EXPECT_EQ(got.passes[m], want.passes[m]);
         EXPECT_EQ(got.eta[m], want.eta[m]);
-        if (!std::isnan(want.kl[m])) EXPECT_EQ(got.kl[m], want.kl[m]);
+        if (!std::isnan(want.kl[m])) {
+          EXPECT_EQ(got.kl[m], want.kl[m]);
+        }
         if (want.status[m] != gpsx::kOk && want.status[m] != gpsx::kNotConverged) continue;
         std::size_t off = 0;  // controllers are field-major over the batch
         for (std::size_t f : sizes) {
