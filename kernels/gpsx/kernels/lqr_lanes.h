@@ -245,9 +245,10 @@ struct SequentialSearchLanes {
     put(p.lambda_k + t * U, in.lambda_k, U, mt, l);
   }
 
-  // Stages step t of the lanes whose condition is new right before the pass reads it, so
-  // the pack lines are written while the pass fetches them anyway (a separate gather of
-  // the whole condition read and wrote back the ~9 MB staging area once more).
+  // Stages the steps of the lanes whose condition is new during the pass, each just before
+  // the pass reads it, so the pack lines are written while the pass fetches them anyway (a
+  // separate gather of the whole condition read and wrote back the ~9 MB staging area once
+  // more).
   struct Stager {
     const SequentialSearchLanes* search;
     const PackInputs<P>* pin;
