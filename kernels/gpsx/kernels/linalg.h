@@ -541,7 +541,6 @@ GPS_HD void cholesky_inverse_rows_recip(int n, const T* L, int ldl, T* Ainv, int
   symmetrize(n, Ainv, lda);
 }
 
-
 // C (m x n) = alpha * A (m x k) * B (k x n): gemm_nn_fma into a zero-filled C (the same
 // results), without reading C where the products are register-blocked.
 template <class T>
