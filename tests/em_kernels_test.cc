@@ -135,7 +135,7 @@ TEST(EmKernels, ScalarsMatchDirectSums) {
 }
 
 // The pack fused multiply-add (a vector instruction where the pack is one register) equals
-// std::fma in every lane; lane_sum adds the lanes in order.
+// std::fma in every lane; lane_sum adds the lanes in order; sqrt is std::sqrt per lane.
 template <class S, int W>
 void check_pack_fma() {
   std::mt19937 gen(W);
@@ -158,10 +158,23 @@ void check_pack_fma() {
       if (l > 0) sum += r.lane(l);
     }
     ASSERT_EQ(lane_sum(r), sum);
+    // sqrt (a vector instruction where the pack is one register) is the scalar sqrt per
+    // lane, over a wide range; a negative lane gives NaN in that lane only
+    Lanes<S, W> x;
+    for (int l = 0; l < W; ++l) x.set_lane(l, std::exp(S(20) * normal(gen)));
+    x.set_lane(rep % W, -x.lane(rep % W));
+    const Lanes<S, W> root = sqrt(x);
+    for (int l = 0; l < W; ++l) {
+      if (l == rep % W) {
+        ASSERT_TRUE(std::isnan(root.lane(l)));
+      } else {
+        ASSERT_EQ(root.lane(l), std::sqrt(x.lane(l)));
+      }
+    }
   }
 }
 
-TEST(EmKernels, PackFusedMultiplyAddIsPerLaneFma) {
+TEST(EmKernels, PackArithmeticIsPerLaneScalar) {
   check_pack_fma<double, 4>();
   check_pack_fma<float, 8>();
   check_pack_fma<double, 2>();

@@ -96,7 +96,7 @@ struct Constraint {
 // Optional per-step records of a backward sweep (any field may be null).
 template <class Real>
 struct BackwardRecord {
-  Real* fCm;  // (T x n x n)
+  Real* fCm;  // (T x n x n)  symmetric part
   Real* fcv;  // (T x n)
   Real* Qtt;  // (T x n x n)
   Real* Qt;   // (T x n)
@@ -146,7 +146,7 @@ GPS_HD inline std::size_t backward_scratch_size(const Dims& d) {
   return 2 * (X * X + X)  // value function at t and t+1
          + n * n + n      // Q
          + X * n + X      // W = Vxx' Fm, h = Vx' + Vxx' fv
-         + 4 * U * U      // Cholesky, precisions, transpose
+         + 5 * U * U      // Cholesky, precisions, transpose, symmetric precision
          + U * X + U;     // P K, P k
 }
 
@@ -186,30 +186,40 @@ GPS_HD const Real* anchor_precision(const Dims& d, const ControllerView<Real>& a
   return P;
 }
 
-// Q (n x n) += w [[K^T P K, -K^T P], [-P K, P]],  q (n) += w [K^T P k; -P k]:
-// the Hessian and gradient of w/2 (u - K x - k)^T P (u - K x - k). G (U x X), g (U).
+// Upper triangle of Q (n x n) += w [[K^T P K, -K^T P], [-P K, P]] with P replaced by its
+// symmetric part (the Hessian the reference symmetrises in computeQ), q (n) += w [K^T P k;
+// -P k]: the Hessian and gradient of w/2 (u - K x - k)^T P (u - K x - k). Ps, G (U x X), g.
 template <class Real>
 GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real* P, Real w,
-                        Real* Q, Real* q, Real* G, Real* g) {
+                        Real* Q, Real* q, Real* Ps, Real* G, Real* g) {
   const int X = d.dX, U = d.dU, n = d.n();
-  la::gemm_nn_fma_set(U, X, U, Real(1), P, U, K, X, G, X);  // P K
-  la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);  // P k
-  la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, false);                 // K^T P K
-  for (int b = 0; b < U; ++b)
-    for (int i = 0; i < X; ++i) {
-      Q[i * n + X + b] -= w * G[b * X + i];
-      Q[(X + b) * n + i] -= w * G[b * X + i];
-    }
   for (int a = 0; a < U; ++a)
-    for (int b = 0; b < U; ++b) Q[(X + a) * n + X + b] += w * P[a * U + b];
+    for (int b = 0; b < U; ++b) Ps[a * U + b] = Real(0.5) * (P[a * U + b] + P[b * U + a]);
+  la::gemm_nn_fma_set(U, X, U, Real(1), Ps, U, K, X, G, X);  // Ps K
+  la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);       // P k
+  la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, true);       // K^T Ps K, upper
+  for (int i = 0; i < X; ++i)
+    for (int b = 0; b < U; ++b) Q[i * n + X + b] -= w * G[b * X + i];
+  for (int a = 0; a < U; ++a)
+    for (int b = a; b < U; ++b) Q[(X + a) * n + X + b] += w * Ps[a * U + b];
   for (int a = 0; a < U; ++a) {
     for (int i = 0; i < X; ++i) q[i] += w * K[a * X + i] * g[a];
     q[X + a] -= w * g[a];
   }
 }
 
-// fCm[t], fcv[t] of the reference's compute_costs (max_ent_traj = 0) into Q, q.
-// scratch: 3 U^2 + U X + U.
+// Upper triangle of Q (n x n) = s (C + C^T) / 2.
+template <class Real>
+GPS_HD void symmetric_part_upper(int n, const Real* C, Real s, Real* Q) {
+  for (int i = 0; i < n; ++i) {
+    Q[i * n + i] = C[i * n + i] * s;
+    for (int j = i + 1; j < n; ++j) Q[i * n + j] = Real(0.5) * (C[i * n + j] + C[j * n + i]) * s;
+  }
+}
+
+// fCm[t], fcv[t] of the reference's compute_costs (max_ent_traj = 0): the upper triangle
+// of fCm's symmetric part into Q (the strict lower triangle is not written; only the
+// symmetric part enters the Riccati step), fcv into q. scratch: 4 U^2 + U X + U.
 template <class Real>
 GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Constraint<Real>& con,
                            Real eta, int t, Real* Q, Real* q, Real* scratch) {
@@ -217,7 +227,8 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
   Real* P = scratch;
   Real* P2 = P + uu;
   Real* tmp = P2 + uu;
-  Real* G = tmp + uu;
+  Real* Ps = tmp + uu;
+  Real* G = Ps + uu;
   Real* g = G + U * X;
   const Real* C = info.Cm + t * n * n;
   const Real* c = info.cv + t * n;
@@ -226,43 +237,41 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
   if (con.mode == Mode::kTrajOpt) {
     // times 1 / eta: n^2 divisions would cost a third of the step's products
     const Real inv_eta = Real(1) / eta;
-    for (int i = 0; i < n * n; ++i) Q[i] = C[i] * inv_eta;
+    symmetric_part_upper(n, C, inv_eta, Q);
     for (int i = 0; i < n; ++i) q[i] = c[i] * inv_eta;
     const Real* Pa = anchor_precision(d, prev, t, P, tmp);
-    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pa, Real(1), Q, q, G, g);
+    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pa, Real(1), Q, q, Ps, G, g);
     return;
   }
-  la::copy(n, n, C, n, Q, n);
+  symmetric_part_upper(n, C, Real(1), Q);
   la::copy(1, n, c, n, q, n);
   Real denom = eta;
   if (con.mode == Mode::kMdgps) {
     const Real* Pp = anchor_precision(d, pol, t, P, tmp);
-    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, eta, Q, q, G, g);
+    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, eta, Q, q, Ps, G, g);
   } else {  // BADMM: Lagrange multipliers on the action rows/columns, two KL terms
     const Real* lK = con.lambda_K + t * U * X;
     for (int a = 0; a < U; ++a) {
       q[X + a] -= con.lambda_k[t * U + a];
-      for (int i = 0; i < X; ++i) {
-        Q[(X + a) * n + i] -= lK[a * X + i];
-        Q[i * n + X + a] -= lK[a * X + i];
-      }
+      for (int i = 0; i < X; ++i) Q[i * n + X + a] -= lK[a * X + i];
     }
     const Real wt = con.pol_wt[t];
     const Real* Pt = anchor_precision(d, prev, t, P, tmp);
-    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pt, eta, Q, q, G, g);
+    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pt, eta, Q, q, Ps, G, g);
     const Real* Pp = anchor_precision(d, pol, t, P2, tmp);
-    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, wt, Q, q, G, g);
+    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, wt, Q, q, Ps, G, g);
     denom = eta + wt;
   }
   const Real inv_denom = Real(1) / denom;
-  for (int i = 0; i < n * n; ++i) Q[i] *= inv_denom;
+  for (int i = 0; i < n; ++i)
+    for (int j = i; j < n; ++j) Q[i * n + j] *= inv_denom;
   for (int i = 0; i < n; ++i) q[i] *= inv_denom;
 }
 
-// One Riccati step at time t. In: Q, q = fCm[t], fcv[t]; Vxx1, Vx1 = value at t+1 (null at
-// t = T-1), scaled by v_scale (BADMM). Out: the upper triangle of Q = Qtt (symmetrised), q =
-// Qt; the controller at
-// t; Vxx, Vx at t (short form, pitfall 3). scratch: X n + X + U^2.
+// One Riccati step at time t. In: the upper triangle of Q = sym(fCm[t]), q = fcv[t]
+// (augmented_cost); Vxx1, Vx1 = value at t+1 (null at t = T-1), scaled by v_scale (BADMM).
+// Out: the upper triangle of Q = Qtt (symmetric), q = Qt; the controller at t; Vxx, Vx at
+// t (short form, pitfall 3). scratch: X n + X + U^2.
 // Returns kNotPositiveDefinite when Quu has no Cholesky factor (kNonFinite if not finite).
 template <class Real>
 GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Real* fv,
@@ -275,10 +284,8 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   Real* L = h + X;       // (U x U)
 
   // computeQ: Q = sym(fCm) + s Fm^T Vxx' Fm,  q = fcv + s Fm^T (Vx' + Vxx' fv). Q is
-  // symmetric from here on, so only its upper triangle is formed and read below (the
-  // strict lower triangle is left stale; callers that need all of Q mirror it).
-  for (int i = 0; i < n; ++i)
-    for (int j = i + 1; j < n; ++j) Q[i * n + j] = Real(0.5) * (Q[i * n + j] + Q[j * n + i]);
+  // symmetric, so only its upper triangle is formed and read below (the strict lower
+  // triangle is stale; callers that need all of Q mirror it).
   if (Vxx1) {
     la::gemm_nn_fma_set(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
     la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
@@ -318,11 +325,12 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
   la::cholesky_solve_rows_recip(U, 1, L, U, k, 1);
   la::cholesky_solve_rows_recip(U, X, L, U, K, X);
 
-  // V: Vxx = Qxx + Qxu K (symmetrised), Vx = Qx + Qxu k.
+  // V: Vxx = Qxx + Qxu K, symmetric (Qxu K = -Qxu Quu^-1 Qux): the upper triangle is
+  // formed and mirrored. Vx = Qx + Qxu k.
   for (int i = 0; i < X; ++i)
-    for (int j = 0; j < X; ++j) Vxx[i * X + j] = sym(i, j);
-  la::gemm_nn_fma(X, X, U, Real(1), Q + X, n, K, X, Vxx, X);
-  la::symmetrize(X, Vxx, X);
+    for (int j = i; j < X; ++j) Vxx[i * X + j] = Q[i * n + j];
+  la::gemm_nn_fma(X, X, U, Real(1), Q + X, n, K, X, Vxx, X, true);
+  la::mirror_upper(X, Vxx, X);
   for (int i = 0; i < X; ++i) Vx[i] = q[i];
   la::gemv(false, X, U, Real(1), Q + X, n, k, Real(1), Vx);
   return kOk;
@@ -347,12 +355,15 @@ GPS_HD std::uint32_t backward_sweep(const Dims& d, const TrajInfo<Real>& info,
   Real* Q = v[1] + X;
   Real* q = Q + n * n;
   Real* step = q + n;                             // X n + X + U^2
-  Real* cost = step + X * n + X + U * U;          // 3 U^2 + U X + U
+  Real* cost = step + X * n + X + U * U;          // 4 U^2 + U X + U
   int cur = 0;
   for (int t = d.T - 1; t >= 0; --t) {
     before_step(t);
     augmented_cost(d, info, con, eta, t, Q, q, cost);
-    if (rec.fCm) la::copy(n, n, Q, n, rec.fCm + t * n * n, n);
+    if (rec.fCm) {  // sym(fCm): the reference's fCm where the cost Hessian is symmetric
+      la::mirror_upper(n, Q, n);
+      la::copy(n, n, Q, n, rec.fCm + t * n * n, n);
+    }
     if (rec.fcv) la::copy(1, n, q, n, rec.fcv + t * n, n);
     const bool last = t == d.T - 1;
     Real scale = Real(1);
