@@ -493,9 +493,34 @@ GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const
   }
 }
 
-// y (n) += alpha * A^T x with A (m x n), x (m).
+// Columns [c, c + kW) of y += alpha A^T x in registers over all rows of A, each entry's
+// terms in row order as gemv_t_fma's loop adds them (the same results).
+template <int kW, class T>
+GPS_HD GPS_INLINE void gemv_t_fma_columns(int c, int m, T alpha, const T* A, int lda,
+                                          const T* x, T* y) {
+  T acc[kW];
+  GPS_UNROLL
+  for (int k = 0; k < kW; ++k) acc[k] = y[c + k];
+  for (int p = 0; p < m; ++p) {
+    const T a = alpha * x[p];
+    const T* row = A + p * lda + c;
+    GPS_UNROLL
+    for (int k = 0; k < kW; ++k) acc[k] = mul_add(a, row[k], acc[k]);
+  }
+  GPS_UNROLL
+  for (int k = 0; k < kW; ++k) y[c + k] = acc[k];
+}
+
+// y (n) += alpha * A^T x with A (m x n), x (m). Register-blocked types keep 8 entries of
+// y in registers over the rows (no load and store of y per term).
 template <class T>
 GPS_HD void gemv_t_fma(int m, int n, T alpha, const T* A, int lda, const T* x, T* y) {
+  if (RegisterBlocked<T>::value) {
+    int c = 0;
+    for (; c + 8 <= n; c += 8) gemv_t_fma_columns<8>(c, m, alpha, A, lda, x, y);
+    for (; c < n; ++c) gemv_t_fma_columns<1>(c, m, alpha, A, lda, x, y);
+    return;
+  }
   for (int p = 0; p < m; ++p) {
     const T a = alpha * x[p];
     const T* row = A + p * lda;
@@ -503,6 +528,40 @@ GPS_HD void gemv_t_fma(int m, int n, T alpha, const T* A, int lda, const T* x, T
   }
 }
 
+// Columns [c, c + kW) of row i of a substitution in registers: b_i = (b_i - sum_p l_p b_p)
+// r over rows p = p0..p1-1 in order, l_p = lc[p * ls]; the same operations per entry as
+// the row loops of cholesky_solve_rows_recip.
+template <int kW, class T>
+GPS_HD GPS_INLINE void substitute_columns(int c, int p0, int p1, const T* lc, int ls, T r,
+                                          T* B, int ldb, T* bi) {
+  T acc[kW];
+  GPS_UNROLL
+  for (int k = 0; k < kW; ++k) acc[k] = bi[c + k];
+  for (int p = p0; p < p1; ++p) {
+    const T l = -lc[p * ls];
+    const T* bp = B + p * ldb + c;
+    GPS_UNROLL
+    for (int k = 0; k < kW; ++k) acc[k] = mul_add(l, bp[k], acc[k]);
+  }
+  GPS_UNROLL
+  for (int k = 0; k < kW; ++k) bi[c + k] = acc[k] * r;
+}
+
+// cholesky_solve_rows_recip for register-blocked types: 8 entries of a row of B stay in
+// registers over the row's terms.
+template <class T>
+GPS_HD void cholesky_solve_rows_recip_blocked(int n, int nrhs, const T* L, int ldl, T* B,
+                                              int ldb) {
+  const auto row = [&](int i, int p0, int p1, const T* lc, int ls) {
+    const T r = T(1) / L[i * ldl + i];
+    T* bi = B + i * ldb;
+    int c = 0;
+    for (; c + 8 <= nrhs; c += 8) substitute_columns<8>(c, p0, p1, lc, ls, r, B, ldb, bi);
+    for (; c < nrhs; ++c) substitute_columns<1>(c, p0, p1, lc, ls, r, B, ldb, bi);
+  };
+  for (int i = 0; i < n; ++i) row(i, 0, i, L + i * ldl, 1);         // L Y = B
+  for (int i = n - 1; i >= 0; --i) row(i, i + 1, n, L + i, ldl);     // L^T X = Y
+}
 
 // (L L^T) X = B in place like cholesky_solve_rows, with fused updates and each row
 // scaled by the reciprocal of its pivot instead of nrhs divisions: n divisions in all,
@@ -510,6 +569,10 @@ GPS_HD void gemv_t_fma(int m, int n, T alpha, const T* A, int lda, const T* x, T
 // differs from cholesky_solve_rows in the last bits.
 template <class T>
 GPS_HD void cholesky_solve_rows_recip(int n, int nrhs, const T* L, int ldl, T* B, int ldb) {
+  if (RegisterBlocked<T>::value) {
+    cholesky_solve_rows_recip_blocked(n, nrhs, L, ldl, B, ldb);
+    return;
+  }
   for (int i = 0; i < n; ++i) {
     T* bi = B + i * ldb;
     for (int p = 0; p < i; ++p) {
