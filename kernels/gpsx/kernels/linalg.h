@@ -278,12 +278,14 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 // accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
 // skipped (others are computed whole; complete with mirror_upper).
 // unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
-// zero_c: C starts from zero instead of being read (the same values as filling C with zeros
-// first, without the fill and the loads).
+// Each entry starts from D (ldd), which may be C itself; zero_c: from zero instead (the same
+// values as filling C with zeros first, without the fill and the loads). Starting from a
+// separate D saves copying it into C first.
 template <bool unit, class T, bool zero_c = false>
 GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, int acs,
-                             const T* B, int ldb, T* C, int ldc, bool upper_only) {
-  const auto start = [](const T& c) { return zero_c ? T(0) : c; };
+                             const T* B, int ldb, const T* D, int ldd, T* C, int ldc,
+                             bool upper_only) {
+  const auto start = [D, ldd](int i, int j) { return zero_c ? T(0) : D[i * ldd + j]; };
   int j = 0;
   for (; j + 4 <= n; j += 4) {
     const int i_end = upper_only && j + 4 < m ? j + 4 : m;  // rows with an entry >= diagonal
@@ -295,9 +297,11 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
       T* c0 = C + i * ldc + j;
       T* c1 = c0 + ldc;
       T* c2 = c1 + ldc;
-      T s00 = start(c0[0]), s01 = start(c0[1]), s02 = start(c0[2]), s03 = start(c0[3]);
-      T s10 = start(c1[0]), s11 = start(c1[1]), s12 = start(c1[2]), s13 = start(c1[3]);
-      T s20 = start(c2[0]), s21 = start(c2[1]), s22 = start(c2[2]), s23 = start(c2[3]);
+      T s00 = start(i, j), s01 = start(i, j + 1), s02 = start(i, j + 2), s03 = start(i, j + 3);
+      T s10 = start(i + 1, j), s11 = start(i + 1, j + 1), s12 = start(i + 1, j + 2),
+        s13 = start(i + 1, j + 3);
+      T s20 = start(i + 2, j), s21 = start(i + 2, j + 1), s22 = start(i + 2, j + 2),
+        s23 = start(i + 2, j + 3);
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T ya = unit ? y[p * acs] : alpha * y[p * acs];
@@ -329,7 +333,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
     for (; i < i_end; ++i) {  // the last one or two rows
       const T* x = A + i * ars;
       T* c = C + i * ldc + j;
-      T s0 = start(c[0]), s1 = start(c[1]), s2 = start(c[2]), s3 = start(c[3]);
+      T s0 = start(i, j), s1 = start(i, j + 1), s2 = start(i, j + 2), s3 = start(i, j + 3);
       for (int p = 0; p < k; ++p) {
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T* b = B + p * ldb + j;
@@ -347,9 +351,8 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
     for (; i + 8 <= i_end; i += 8) {
       const T* x = A + i * ars;
       T* c = C + i * ldc + j;
-      T s0 = start(c[0]), s1 = start(c[ldc]), s2 = start(c[2 * ldc]), s3 = start(c[3 * ldc]);
-      T s4 = start(c[4 * ldc]), s5 = start(c[5 * ldc]), s6 = start(c[6 * ldc]),
-        s7 = start(c[7 * ldc]);
+      T s0 = start(i, j), s1 = start(i + 1, j), s2 = start(i + 2, j), s3 = start(i + 3, j);
+      T s4 = start(i + 4, j), s5 = start(i + 5, j), s6 = start(i + 6, j), s7 = start(i + 7, j);
       for (int p = 0; p < k; ++p) {
         const T* a = x + p * acs;
         const T b = B[p * ldb + j];
@@ -367,7 +370,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
     }
     for (; i < i_end; ++i) {
       const T* x = A + i * ars;
-      T s = start(C[i * ldc + j]);
+      T s = start(i, j);
       for (int p = 0; p < k; ++p)
         s = mul_add(unit ? x[p * acs] : alpha * x[p * acs], B[p * ldb + j], s);
       C[i * ldc + j] = s;
@@ -378,11 +381,14 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
 // gemm_fma_blocked with the unit-alpha choice made once per call.
 template <bool zero_c, class T>
 GPS_HD void gemm_fma_blocked_any(int m, int n, int k, T alpha, const T* A, int ars, int acs,
-                                 const T* B, int ldb, T* C, int ldc, bool upper_only) {
+                                 const T* B, int ldb, const T* D, int ldd, T* C, int ldc,
+                                 bool upper_only) {
   if (alpha == T(1))
-    gemm_fma_blocked<true, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, C, ldc, upper_only);
+    gemm_fma_blocked<true, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, D, ldd, C, ldc,
+                                      upper_only);
   else
-    gemm_fma_blocked<false, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, C, ldc, upper_only);
+    gemm_fma_blocked<false, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, D, ldd, C, ldc,
+                                       upper_only);
 }
 
 // How gemm_nn_fma / gemm_tn_fma order their loops: plain scalars sweep rows of C (the
@@ -401,7 +407,7 @@ template <class T>
 GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only = false) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, upper_only);
+    gemm_fma_blocked_any<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, C, ldc, upper_only);
     return;
   }
   int i = 0;
@@ -456,7 +462,7 @@ template <class T>
 GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, upper_only);
+    gemm_fma_blocked_any<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, C, ldc, upper_only);
     return;
   }
   int p = 0;
@@ -610,11 +616,25 @@ template <class T>
 GPS_HD void gemm_nn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
                             int ldb, T* C, int ldc) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, false);
+    gemm_fma_blocked_any<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, C, ldc, false);
     return;
   }
   fill(m, n, T(0), C, ldc);
   gemm_nn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc);
+}
+
+// C (m x n) = D + alpha * A (m x k) * B (k x n): gemm_nn_fma on a copy of D (the same
+// results), without the copy where the products are register-blocked. upper_only as in
+// gemm_nn_fma (entries below the diagonal are then not all written).
+template <class T>
+GPS_HD void gemm_nn_fma_from(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
+                             int ldb, const T* D, int ldd, T* C, int ldc, bool upper_only) {
+  if (RegisterBlocked<T>::value) {
+    gemm_fma_blocked_any<false>(m, n, k, alpha, A, lda, 1, B, ldb, D, ldd, C, ldc, upper_only);
+    return;
+  }
+  copy(m, n, D, ldd, C, ldc);
+  gemm_nn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc, upper_only);
 }
 
 // C (m x n) = alpha * A^T * B with A (k x m), B (k x n), as gemm_nn_fma_set.
@@ -622,7 +642,7 @@ template <class T>
 GPS_HD void gemm_tn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
                             int ldb, T* C, int ldc) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, false);
+    gemm_fma_blocked_any<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, C, ldc, false);
     return;
   }
   fill(m, n, T(0), C, ldc);

@@ -327,9 +327,7 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
 
   // V: Vxx = Qxx + Qxu K, symmetric (Qxu K = -Qxu Quu^-1 Qux): the upper triangle is
   // formed and mirrored. Vx = Qx + Qxu k.
-  for (int i = 0; i < X; ++i)
-    for (int j = i; j < X; ++j) Vxx[i * X + j] = Q[i * n + j];
-  la::gemm_nn_fma(X, X, U, Real(1), Q + X, n, K, X, Vxx, X, true);
+  la::gemm_nn_fma_from(X, X, U, Real(1), Q + X, n, K, X, Q, n, Vxx, X, true);
   la::mirror_upper(X, Vxx, X);
   for (int i = 0; i < X; ++i) Vx[i] = q[i];
   la::gemv(false, X, U, Real(1), Q + X, n, k, Real(1), Vx);
@@ -583,14 +581,13 @@ GPS_HD Real forward_kl(const Dims& d, const TrajInfo<Real>& info, const Controll
       // With F = [A B] and the closed loop Acl = A + B K:
       // Fm sigma Fm^T = Acl Sxx Acl^T + B pol_covar B^T, Fm mu = Acl mx + B k.
       const Real* B = F + X;
-      la::copy(X, X, F, n, Acl, X);
-      la::gemm_nn_fma(X, X, U, Real(1), B, n, K, X, Acl, X);
+      la::gemm_nn_fma_from(X, X, U, Real(1), B, n, K, X, F, n, Acl, X, false);
       la::gemm_nn_fma_set(X, X, X, Real(1), Acl, X, Sxx, X, AS, X);
       la::gemm_nn_fma_set(X, U, U, Real(1), B, n, ctrl.pol_covar + t * uu, U, BP, U);
       la::transpose(X, X, Acl, X, AclT, X);
       la::transpose(X, U, B, n, Bt, X);
-      la::copy(X, X, info.dyn_covar + t * X * X, X, Sxx, X);
-      la::gemm_nn_fma(X, X, X, Real(1), AS, X, AclT, X, Sxx, X, true);
+      la::gemm_nn_fma_from(X, X, X, Real(1), AS, X, AclT, X, info.dyn_covar + t * X * X, X,
+                           Sxx, X, true);
       la::gemm_nn_fma(X, X, U, Real(1), BP, U, Bt, X, Sxx, X, true);
       la::mirror_upper(X, Sxx, X);
       for (int i = 0; i < X; ++i) mx[i] = info.fv[t * X + i];
