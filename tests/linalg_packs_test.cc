@@ -3,6 +3,7 @@
 // sizes that exercise the full blocks and the remainders.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -87,6 +88,37 @@ TEST(LinalgPacks, BlockedTransposedGemvIsScalarPerLane) {
         la::gemv_t_fma(m, n, alpha.lanes[l][0], A.lanes[l].data(), lda, x.lanes[l].data(),
                        y.lanes[l].data());
       EXPECT_TRUE(y.same("gemv_t"));
+    }
+  }
+}
+
+// C = D + alpha A B with the register-blocked products starting from D (upper_only: the
+// upper triangle, the part defined there), against the scalar copy-then-accumulate.
+TEST(LinalgPacks, ProductFromSeparateStartIsScalarPerLane) {
+  std::mt19937 gen(5);
+  for (const bool upper : {false, true}) {
+    for (const auto& [m, n, k] : {std::array<int, 3>{26, 26, 7}, std::array<int, 3>{26, 26, 26},
+                                  std::array<int, 3>{9, 9, 5}, std::array<int, 3>{11, 17, 3}}) {
+      if (upper && m != n) continue;
+      SCOPED_TRACE(::testing::Message() << m << " x " << n << " x " << k << " upper " << upper);
+      const int lda = k + 1, ldb = n + 3, ldd = n + 2;
+      const Data A(m * lda, gen), B(k * ldb, gen), D(m * ldd, gen), alpha(1, gen);
+      Data C(m * n, gen);
+      la::gemm_nn_fma_from(m, n, k, alpha.packs[0], A.packs.data(), lda, B.packs.data(), ldb,
+                           D.packs.data(), ldd, C.packs.data(), n, upper);
+      for (int l = 0; l < kW; ++l)
+        la::gemm_nn_fma_from(m, n, k, alpha.lanes[l][0], A.lanes[l].data(), lda,
+                             B.lanes[l].data(), ldb, D.lanes[l].data(), ldd, C.lanes[l].data(),
+                             n, upper);
+      if (upper) {  // below the diagonal the entries are not all written
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < i; ++j)
+            for (int l = 0; l < kW; ++l) {
+              C.lanes[l][i * n + j] = 0.0;
+              C.packs[i * n + j].set_lane(l, 0.0);
+            }
+      }
+      EXPECT_TRUE(C.same("gemm_nn_fma_from"));
     }
   }
 }
