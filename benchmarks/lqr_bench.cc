@@ -3,19 +3,23 @@
 // measured by the issue author on this machine kind; numpy cannot run here), then M
 // conditions on all threads in both search modes, the sequential one per condition and
 // with 4 conditions per SIMD pack (lqr_lanes.h), and the achieved GFLOP/s against a
-// 512x512 double Eigen GEMM measured in the same run.
+// 512x512 double Eigen GEMM measured in the same run. The work of a pass is given two
+// ways, and fractions of the GEMM rate for both: the matrix products (counted by hand) and
+// all arithmetic (counted by running the pass on a counting number type).
 //
-// Usage: lqr_bench [max_M]   (default 1024; inputs take ~2.2 MB per condition)
+// Usage: lqr_bench [max_M] [cost_scale]   (default 1024, 10; inputs ~2.2 MB per condition)
 // Last output line: one JSON object with the figures.
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -109,16 +113,16 @@ struct Problems {
   }
 };
 
-// Useful floating-point operations of one backward + forward + KL pass, counted from the
-// products the kernels do (symmetric results counted once, as computed).
+// Floating-point operations of the matrix products of one backward + forward + KL pass, as
+// the kernels do them (symmetric results counted once, as computed).
 double pass_flops(const lqr::Dims& d) {
   const double X = d.dX, U = d.dU, n = d.n();
   const double backward = 2 * X * X * n        // W = Vxx' Fm
                           + X * n * (n + 1)    // Fm^T W, upper half
                           + 2 * U * U * X      // P K (KL term)
-                          + 2 * X * X * U      // K^T P K
+                          + X * (X + 1) * U    // K^T P K, upper half
                           + 2 * U * U * X      // solves for K
-                          + 2 * X * X * U;     // Vxx = Qxx + Qxu K
+                          + X * (X + 1) * U;   // Vxx = Qxx + Qxu K, upper half
   const double forward = 2 * X * X * U         // Acl = A + B K
                          + 2 * X * X * X       // Acl Sxx
                          + X * X * (X + 1)     // (Acl Sxx) Acl^T, upper half
@@ -127,6 +131,71 @@ double pass_flops(const lqr::Dims& d) {
                          + 2 * U * U * X       // KL: P_a dK
                          + 2 * X * X * U;      // KL: sigma (P_a dK)^T
   return d.T * (backward + forward);
+}
+
+// A double that counts the arithmetic done on it: +, -, *, / and sqrt as one operation,
+// a fused multiply-add as two; not counted: multiplications by exactly 1 (the scalar
+// products scale by alpha = 1, the pack products skip it), negation, log, comparisons.
+struct Counted {
+  double v;
+  static inline long long ops = 0;
+  Counted() = default;
+  template <class U, class = std::enable_if_t<std::is_arithmetic_v<U>>>
+  Counted(U x) : v(static_cast<double>(x)) {}
+  static Counted of(double x) { Counted c; c.v = x; return c; }
+  friend Counted operator+(Counted a, Counted b) { ++ops; return of(a.v + b.v); }
+  friend Counted operator-(Counted a, Counted b) { ++ops; return of(a.v - b.v); }
+  friend Counted operator*(Counted a, Counted b) {
+    ops += a.v != 1.0 && b.v != 1.0;
+    return of(a.v * b.v);
+  }
+  friend Counted operator/(Counted a, Counted b) { ++ops; return of(a.v / b.v); }
+  friend Counted operator-(Counted a) { return of(-a.v); }
+  Counted& operator+=(Counted b) { return *this = *this + b; }
+  Counted& operator-=(Counted b) { return *this = *this - b; }
+  Counted& operator*=(Counted b) { return *this = *this * b; }
+  Counted& operator/=(Counted b) { return *this = *this / b; }
+  friend bool operator<(Counted a, Counted b) { return a.v < b.v; }
+  friend bool operator>(Counted a, Counted b) { return a.v > b.v; }
+  friend bool operator<=(Counted a, Counted b) { return a.v <= b.v; }
+  friend bool operator>=(Counted a, Counted b) { return a.v >= b.v; }
+  friend bool operator==(Counted a, Counted b) { return a.v == b.v; }
+  friend Counted fma(Counted a, Counted b, Counted c) {
+    ops += 2;
+    return of(std::fma(a.v, b.v, c.v));
+  }
+  friend Counted sqrt(Counted a) { ++ops; return of(std::sqrt(a.v)); }
+  friend Counted log(Counted a) { return of(std::log(a.v)); }
+  friend bool is_finite(Counted a) { return std::isfinite(a.v); }
+};
+
+// All arithmetic of one backward sweep + forward pass with KL (traj_opt, condition 0 of
+// p), counted by running the per-condition kernels (the same code as the packs' lanes) on
+// Counted: what a hardware floating-point counter would report, which this VM lacks.
+double counted_pass_flops(const Problems& p) {
+  const lqr::Dims d = p.d;
+  const auto conv = [](const std::vector<double>& v) {
+    std::vector<Counted> c(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) c[i] = v[i];
+    return c;
+  };
+  const auto Fm = conv(p.Fm), fv = conv(p.fv), dc = conv(p.dyn_covar), x0mu = conv(p.x0mu),
+             x0s = conv(p.x0sigma), Cm = conv(p.Cm), cv = conv(p.cv), K = conv(p.K), k = conv(p.k),
+             chol = conv(p.chol), inv = conv(p.inv);
+  const lqr::TrajInfo<Counted> info{Fm.data(), fv.data(), dc.data(), x0mu.data(), x0s.data(),
+                                    Cm.data(), cv.data(), nullptr};
+  lqr::Constraint<Counted> con;
+  con.mode = lqr::Mode::kTrajOpt;
+  con.prev = {K.data(), k.data(), nullptr, chol.data(), inv.data()};
+  std::vector<Counted> ctrl_data(lqr::controller_size(d)), scratch(lqr::search_scratch_size(d));
+  const lqr::Controller<Counted> ctrl = lqr::packed_controller(d, ctrl_data.data());
+  Counted::ops = 0;
+  lqr::backward_sweep(d, info, con, Counted(30.0), ctrl, lqr::BackwardRecord<Counted>{},
+                      scratch.data());
+  bool finite = true;
+  lqr::forward_kl(d, info, lqr::view_of(ctrl), con.kl_anchor(), lqr::ForwardRecord<Counted>{},
+                  scratch.data(), &finite);
+  return double(Counted::ops);
 }
 
 // Best-of-N time of one backward sweep and of one forward pass with KL (one condition).
@@ -224,8 +293,13 @@ int main(int argc, char** argv) {
   const lqr::Dims d{100, 26, 7};
   const int threads = gpsx::hardware_threads();
   const double flops = pass_flops(d);
-  std::printf("lqr_bench: T=%d dX=%d dU=%d, %.2f MFLOP per backward+forward+KL pass, %d threads\n",
-              d.T, d.dX, d.dU, flops * 1e-6, threads);
+  const Problems one(d, 1, 1, cost_scale);
+  const double all_flops = counted_pass_flops(one);
+  const double all_ratio = all_flops / flops;  // all arithmetic per flop of the products
+  std::printf(
+      "lqr_bench: T=%d dX=%d dU=%d, %d threads; per backward+forward+KL pass: %.2f MFLOP in "
+      "the matrix products (symmetric halves once), %.2f MFLOP of all arithmetic (counted)\n",
+      d.T, d.dX, d.dU, threads, flops * 1e-6, all_flops * 1e-6);
 
   // the best of several measurements: on a shared machine one can come out low, which
   // would flatter the fractions below
@@ -240,7 +314,6 @@ int main(int argc, char** argv) {
 
   // one condition, one thread, sequential search
   gpsx::TrajOptSettings seq;
-  const Problems one(d, 1, 1, cost_scale);
   const Run single = run_update(one, seq, 1, 15);
   const auto [bwd, fwd] = phase_seconds(one, 20);
   std::printf("phases, 1 thread: backward %.3f ms, forward+KL %.3f ms (reference: ~24 ms, ~7+30 ms)\n",
@@ -263,12 +336,15 @@ int main(int argc, char** argv) {
   const Run one_lanes = run_update(batch64, seq, 1, 3);
   const double gflops_scalar_1t = flops * one_scalar.passes / one_scalar.cpu_seconds * 1e-9;
   const double gflops_lanes_1t = flops * one_lanes.passes / one_lanes.cpu_seconds * 1e-9;
-  std::printf("sequential M=64 on 1 thread, per condition: %.3f s (CPU %.3f s), %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM)\n",
+  // GFLOP/s of the products; "all arithmetic" scales them by the counted ratio
+  std::printf("sequential M=64 on 1 thread, per condition: %.3f s (CPU %.3f s), %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM; all arithmetic %.0f%%)\n",
               one_scalar.seconds, one_scalar.cpu_seconds, 64 / one_scalar.cpu_seconds,
-              gflops_scalar_1t, 100 * gflops_scalar_1t / gemm1);
-  std::printf("sequential M=64 on 1 thread, %d-lane packs: %.3f s (CPU %.3f s), %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM), %.2fx\n",
+              gflops_scalar_1t, 100 * gflops_scalar_1t / gemm1,
+              100 * all_ratio * gflops_scalar_1t / gemm1);
+  std::printf("sequential M=64 on 1 thread, %d-lane packs: %.3f s (CPU %.3f s), %.1f conditions/s, %.2f GFLOP/s (%.0f%% of GEMM; all arithmetic %.2f GFLOP/s = %.0f%%), %.2fx\n",
               gpsx::kTrajOptLanes, one_lanes.seconds, one_lanes.cpu_seconds,
               64 / one_lanes.cpu_seconds, gflops_lanes_1t, 100 * gflops_lanes_1t / gemm1,
+              all_ratio * gflops_lanes_1t, 100 * all_ratio * gflops_lanes_1t / gemm1,
               one_scalar.cpu_seconds / one_lanes.cpu_seconds);
 
   gpsx::bench::json rows = gpsx::bench::json::array();
@@ -295,9 +371,10 @@ int main(int argc, char** argv) {
         best_per_thread_fraction = std::max(best_per_thread_fraction, fraction);
       std::printf(
           "%-16s M=%5d: %8.3f s, %9.1f conditions/s, %3d sequential passes (max), %6.2f "
-          "passes/condition, %6.2f GFLOP/s (%.0f%% of GEMM per thread), %d not ok\n",
+          "passes/condition, %6.2f GFLOP/s (%.0f%% of GEMM per thread; all arithmetic %.0f%%), "
+          "%d not ok\n",
           mode, M, r.seconds, M / r.seconds, r.max_passes, double(r.passes) / M, gflops,
-          100 * fraction, r.failed);
+          100 * fraction, 100 * all_ratio * fraction, r.failed);
       rows.push_back({{"mode", mode},
                       {"M", M},
                       {"seconds", r.seconds},
@@ -307,6 +384,7 @@ int main(int argc, char** argv) {
                       {"passes_per_condition", double(r.passes) / M},
                       {"gflops", gflops},
                       {"fraction_of_gemm_per_thread", fraction},
+                      {"fraction_of_gemm_per_thread_all_arithmetic", all_ratio * fraction},
                       {"not_ok", r.failed}});
     }
   }
@@ -317,6 +395,7 @@ int main(int argc, char** argv) {
                                   {"dU", d.dU},
                                   {"threads", threads},
                                   {"mflop_per_pass", flops * 1e-6},
+                                  {"mflop_per_pass_all_arithmetic", all_flops * 1e-6},
                                   {"gemm_gflops_1thread", gemm1},
                                   {"gemm_gflops_1thread_lowest", gemm1_low},
                                   {"backward_ms", bwd * 1e3},
@@ -332,8 +411,12 @@ int main(int argc, char** argv) {
                                   {"batched_M64_1thread_lanes_gflops", gflops_lanes_1t},
                                   {"batched_M64_1thread_lanes_fraction_of_gemm",
                                    gflops_lanes_1t / gemm1},
+                                  {"batched_M64_1thread_lanes_fraction_of_gemm_all_arithmetic",
+                                   all_ratio * gflops_lanes_1t / gemm1},
                                   {"best_batched_fraction_of_gemm_per_thread",
                                    best_per_thread_fraction},
+                                  {"best_batched_fraction_of_gemm_per_thread_all_arithmetic",
+                                   all_ratio * best_per_thread_fraction},
                                   {"batched", rows}});
   return 0;
 }
