@@ -278,14 +278,12 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 // accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
 // skipped (others are computed whole; complete with mirror_upper).
 // unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
-// Each entry starts from D (ldd), which may be C itself; zero_c: from zero instead (the same
-// values as filling C with zeros first, without the fill and the loads). Starting from a
-// separate D saves copying it into C first.
-template <bool unit, class T, bool zero_c = false>
+// Entry (i, j) starts from start(i, j) (StartAt below): C itself, zero (without filling and
+// reading C), another matrix (without copying it into C first) or any elementwise value.
+template <bool unit, class T, class Start>
 GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, int acs,
-                             const T* B, int ldb, const T* D, int ldd, T* C, int ldc,
+                             const T* B, int ldb, const Start& start, T* C, int ldc,
                              bool upper_only) {
-  const auto start = [D, ldd](int i, int j) { return zero_c ? T(0) : D[i * ldd + j]; };
   int j = 0;
   for (; j + 4 <= n; j += 4) {
     const int i_end = upper_only && j + 4 < m ? j + 4 : m;  // rows with an entry >= diagonal
@@ -379,17 +377,27 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
 }
 
 // gemm_fma_blocked with the unit-alpha choice made once per call.
-template <bool zero_c, class T>
+template <class T, class Start>
 GPS_HD void gemm_fma_blocked_any(int m, int n, int k, T alpha, const T* A, int ars, int acs,
-                                 const T* B, int ldb, const T* D, int ldd, T* C, int ldc,
+                                 const T* B, int ldb, const Start& start, T* C, int ldc,
                                  bool upper_only) {
   if (alpha == T(1))
-    gemm_fma_blocked<true, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, D, ldd, C, ldc,
-                                      upper_only);
+    gemm_fma_blocked<true>(m, n, k, alpha, A, ars, acs, B, ldb, start, C, ldc, upper_only);
   else
-    gemm_fma_blocked<false, T, zero_c>(m, n, k, alpha, A, ars, acs, B, ldb, D, ldd, C, ldc,
-                                       upper_only);
+    gemm_fma_blocked<false>(m, n, k, alpha, A, ars, acs, B, ldb, start, C, ldc, upper_only);
 }
+
+// Start values of the blocked products' entries.
+template <class T>
+struct StartAtZero {
+  GPS_HD T operator()(int, int) const { return T(0); }
+};
+template <class T>
+struct StartAtMatrix {  // D (ldd), which may be C itself
+  const T* D;
+  int ldd;
+  GPS_HD T operator()(int i, int j) const { return D[i * ldd + j]; }
+};
 
 // How gemm_nn_fma / gemm_tn_fma order their loops: plain scalars sweep rows of C (the
 // compiler vectorises along a row); types whose every entry is already a full vector (SIMD
@@ -407,7 +415,8 @@ template <class T>
 GPS_HD void gemm_nn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only = false) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<false>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, C, ldc, upper_only);
+    gemm_fma_blocked_any(m, n, k, alpha, A, lda, 1, B, ldb, StartAtMatrix<T>{C, ldc}, C, ldc,
+                         upper_only);
     return;
   }
   int i = 0;
@@ -462,7 +471,8 @@ template <class T>
 GPS_HD void gemm_tn_fma(int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb,
                         T* C, int ldc, bool upper_only) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<false>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, C, ldc, upper_only);
+    gemm_fma_blocked_any(m, n, k, alpha, A, 1, lda, B, ldb, StartAtMatrix<T>{C, ldc}, C, ldc,
+                         upper_only);
     return;
   }
   int p = 0;
@@ -616,7 +626,7 @@ template <class T>
 GPS_HD void gemm_nn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
                             int ldb, T* C, int ldc) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<true>(m, n, k, alpha, A, lda, 1, B, ldb, C, ldc, C, ldc, false);
+    gemm_fma_blocked_any(m, n, k, alpha, A, lda, 1, B, ldb, StartAtZero<T>(), C, ldc, false);
     return;
   }
   fill(m, n, T(0), C, ldc);
@@ -630,23 +640,35 @@ template <class T>
 GPS_HD void gemm_nn_fma_from(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
                              int ldb, const T* D, int ldd, T* C, int ldc, bool upper_only) {
   if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<false>(m, n, k, alpha, A, lda, 1, B, ldb, D, ldd, C, ldc, upper_only);
+    gemm_fma_blocked_any(m, n, k, alpha, A, lda, 1, B, ldb, StartAtMatrix<T>{D, ldd}, C, ldc,
+                         upper_only);
     return;
   }
   copy(m, n, D, ldd, C, ldc);
   gemm_nn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc, upper_only);
 }
 
+// C (m x n) = start(i, j) + alpha * A^T * B with A (k x m), B (k x n): gemm_tn_fma on C
+// set to the start values first (the same results), without that pass over C where the
+// products are register-blocked. upper_only as in gemm_nn_fma; the start values are then
+// taken for j >= i only.
+template <class T, class Start>
+GPS_HD void gemm_tn_fma_start(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
+                              int ldb, const Start& start, T* C, int ldc, bool upper_only) {
+  if (RegisterBlocked<T>::value) {
+    gemm_fma_blocked_any(m, n, k, alpha, A, 1, lda, B, ldb, start, C, ldc, upper_only);
+    return;
+  }
+  for (int i = 0; i < m; ++i)
+    for (int j = upper_only ? i : 0; j < n; ++j) C[i * ldc + j] = start(i, j);
+  gemm_tn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc, upper_only);
+}
+
 // C (m x n) = alpha * A^T * B with A (k x m), B (k x n), as gemm_nn_fma_set.
 template <class T>
 GPS_HD void gemm_tn_fma_set(int m, int n, int k, T alpha, const T* A, int lda, const T* B,
-                            int ldb, T* C, int ldc) {
-  if (RegisterBlocked<T>::value) {
-    gemm_fma_blocked_any<true>(m, n, k, alpha, A, 1, lda, B, ldb, C, ldc, C, ldc, false);
-    return;
-  }
-  fill(m, n, T(0), C, ldc);
-  gemm_tn_fma(m, n, k, alpha, A, lda, B, ldb, C, ldc, false);
+                            int ldb, T* C, int ldc, bool upper_only = false) {
+  gemm_tn_fma_start(m, n, k, alpha, A, lda, B, ldb, StartAtZero<T>(), C, ldc, upper_only);
 }
 
 }  // namespace gpsx::la

@@ -1,7 +1,8 @@
 // KL-constrained LQR for one condition (the C-step of GPS), with the conventions of the
 // cbfinn/gps reference (TrajOptLQRPython; ../shared/reference/README.md, pitfalls 1-6):
 //
-//   augmented_cost   fCm, fcv = cost / eta + KL term to the anchor controller (per mode)
+//   augmented_cost_terms  fCm, fcv = cost / eta + KL term to the anchor controller (per
+//                    mode), the cost Hessian's part added by riccati_step
 //   riccati_step     computeQ -> gains (Cholesky of Quu) -> V, one time step
 //   backward_pass    the sweep t = T-1..0, restarted with eta_entry + del on non-PD Quu
 //   forward_kl       Gaussian marginals of the new controller, per-step KL (clipped at 0),
@@ -188,41 +189,44 @@ GPS_HD const Real* anchor_precision(const Dims& d, const ControllerView<Real>& a
 
 // Upper triangle of Q (n x n) += w [[K^T P K, -K^T P], [-P K, P]] with P replaced by its
 // symmetric part (the Hessian the reference symmetrises in computeQ), q (n) += w [K^T P k;
-// -P k]: the Hessian and gradient of w/2 (u - K x - k)^T P (u - K x - k). Ps, G (U x X), g.
+// -P k]: the Hessian and gradient of w/2 (u - K x - k)^T P (u - K x - k). set: the upper
+// triangle of Q is set to the term instead. Ps, G (U x X), g: scratch.
 template <class Real>
 GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real* P, Real w,
-                        Real* Q, Real* q, Real* Ps, Real* G, Real* g) {
+                        bool set, Real* Q, Real* q, Real* Ps, Real* G, Real* g) {
   const int X = d.dX, U = d.dU, n = d.n();
   for (int a = 0; a < U; ++a)
     for (int b = 0; b < U; ++b) Ps[a * U + b] = Real(0.5) * (P[a * U + b] + P[b * U + a]);
   la::gemm_nn_fma_set(U, X, U, Real(1), Ps, U, K, X, G, X);  // Ps K
   la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);       // P k
-  la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, true);       // K^T Ps K, upper
-  for (int i = 0; i < X; ++i)
-    for (int b = 0; b < U; ++b) Q[i * n + X + b] -= w * G[b * X + i];
-  for (int a = 0; a < U; ++a)
-    for (int b = a; b < U; ++b) Q[(X + a) * n + X + b] += w * Ps[a * U + b];
+  if (set) {
+    la::gemm_tn_fma_set(X, X, U, w, K, X, G, X, Q, n, true);  // K^T Ps K, upper
+    for (int i = 0; i < X; ++i)
+      for (int b = 0; b < U; ++b) Q[i * n + X + b] = -(w * G[b * X + i]);
+    for (int a = 0; a < U; ++a)
+      for (int b = a; b < U; ++b) Q[(X + a) * n + X + b] = w * Ps[a * U + b];
+  } else {
+    la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, true);
+    for (int i = 0; i < X; ++i)
+      for (int b = 0; b < U; ++b) Q[i * n + X + b] -= w * G[b * X + i];
+    for (int a = 0; a < U; ++a)
+      for (int b = a; b < U; ++b) Q[(X + a) * n + X + b] += w * Ps[a * U + b];
+  }
   for (int a = 0; a < U; ++a) {
     for (int i = 0; i < X; ++i) q[i] += w * K[a * X + i] * g[a];
     q[X + a] -= w * g[a];
   }
 }
 
-// Upper triangle of Q (n x n) = s (C + C^T) / 2.
+// fCm[t], fcv[t] of the reference's compute_costs (max_ent_traj = 0), in two parts: the
+// KL and multiplier terms (upper triangle of their symmetric part) into Q, all of fcv into
+// q; the return value s is the factor the cost Hessian enters with, the symmetric part of
+// fCm being sym(Cm[t]) s + Q (CostHessianPlus adds it; riccati_step does so inside its
+// product, which reads Cm[t] while it computes). scratch: 4 U^2 + U X + U.
 template <class Real>
-GPS_HD void symmetric_part_upper(int n, const Real* C, Real s, Real* Q) {
-  for (int i = 0; i < n; ++i) {
-    Q[i * n + i] = C[i * n + i] * s;
-    for (int j = i + 1; j < n; ++j) Q[i * n + j] = Real(0.5) * (C[i * n + j] + C[j * n + i]) * s;
-  }
-}
-
-// fCm[t], fcv[t] of the reference's compute_costs (max_ent_traj = 0): the upper triangle
-// of fCm's symmetric part into Q (the strict lower triangle is not written; only the
-// symmetric part enters the Riccati step), fcv into q. scratch: 4 U^2 + U X + U.
-template <class Real>
-GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Constraint<Real>& con,
-                           Real eta, int t, Real* Q, Real* q, Real* scratch) {
+GPS_HD Real augmented_cost_terms(const Dims& d, const TrajInfo<Real>& info,
+                                 const Constraint<Real>& con, Real eta, int t, Real* Q, Real* q,
+                                 Real* scratch) {
   const int X = d.dX, U = d.dU, n = d.n(), uu = U * U;
   Real* P = scratch;
   Real* P2 = P + uu;
@@ -230,53 +234,73 @@ GPS_HD void augmented_cost(const Dims& d, const TrajInfo<Real>& info, const Cons
   Real* Ps = tmp + uu;
   Real* G = Ps + uu;
   Real* g = G + U * X;
-  const Real* C = info.Cm + t * n * n;
   const Real* c = info.cv + t * n;
   const ControllerView<Real>& prev = con.prev;
   const ControllerView<Real>& pol = con.policy;
   if (con.mode == Mode::kTrajOpt) {
     // times 1 / eta: n^2 divisions would cost a third of the step's products
     const Real inv_eta = Real(1) / eta;
-    symmetric_part_upper(n, C, inv_eta, Q);
     for (int i = 0; i < n; ++i) q[i] = c[i] * inv_eta;
     const Real* Pa = anchor_precision(d, prev, t, P, tmp);
-    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pa, Real(1), Q, q, Ps, G, g);
-    return;
+    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pa, Real(1), true, Q, q, Ps, G, g);
+    return inv_eta;
   }
-  symmetric_part_upper(n, C, Real(1), Q);
   la::copy(1, n, c, n, q, n);
   Real denom = eta;
   if (con.mode == Mode::kMdgps) {
     const Real* Pp = anchor_precision(d, pol, t, P, tmp);
-    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, eta, Q, q, Ps, G, g);
-  } else {  // BADMM: Lagrange multipliers on the action rows/columns, two KL terms
+    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, eta, true, Q, q, Ps, G, g);
+  } else {  // BADMM: two KL terms, Lagrange multipliers on the action rows/columns
+    const Real wt = con.pol_wt[t];
+    const Real* Pt = anchor_precision(d, prev, t, P, tmp);
+    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pt, eta, true, Q, q, Ps, G, g);
+    const Real* Pp = anchor_precision(d, pol, t, P2, tmp);
+    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, wt, false, Q, q, Ps, G, g);
     const Real* lK = con.lambda_K + t * U * X;
     for (int a = 0; a < U; ++a) {
       q[X + a] -= con.lambda_k[t * U + a];
       for (int i = 0; i < X; ++i) Q[i * n + X + a] -= lK[a * X + i];
     }
-    const Real wt = con.pol_wt[t];
-    const Real* Pt = anchor_precision(d, prev, t, P, tmp);
-    add_kl_term(d, prev.K + t * U * X, prev.k + t * U, Pt, eta, Q, q, Ps, G, g);
-    const Real* Pp = anchor_precision(d, pol, t, P2, tmp);
-    add_kl_term(d, pol.K + t * U * X, pol.k + t * U, Pp, wt, Q, q, Ps, G, g);
     denom = eta + wt;
   }
   const Real inv_denom = Real(1) / denom;
   for (int i = 0; i < n; ++i)
     for (int j = i; j < n; ++j) Q[i * n + j] *= inv_denom;
   for (int i = 0; i < n; ++i) q[i] *= inv_denom;
+  return inv_denom;
 }
 
-// One Riccati step at time t. In: the upper triangle of Q = sym(fCm[t]), q = fcv[t]
-// (augmented_cost); Vxx1, Vx1 = value at t+1 (null at t = T-1), scaled by v_scale (BADMM).
-// Out: the upper triangle of Q = Qtt (symmetric), q = Qt; the controller at t; Vxx, Vx at
-// t (short form, pitfall 3). scratch: X n + X + U^2.
+// Q_ij + s (C_ij + C_ji) / 2: the entries of fCm from augmented_cost_terms' parts (n x n).
+template <class Real>
+struct CostHessianPlus {
+  const Real* Q;
+  const Real* C;
+  Real s;
+  int n;
+  GPS_HD Real operator()(int i, int j) const {
+    return Q[i * n + j] + Real(0.5) * (C[i * n + j] + C[j * n + i]) * s;
+  }
+};
+
+// The upper triangle of Q += s sym(C) (n x n), completing fCm.
+template <class Real>
+GPS_HD void add_cost_hessian(int n, const Real* C, Real s, Real* Q) {
+  const CostHessianPlus<Real> sum{Q, C, s, n};
+  for (int i = 0; i < n; ++i)
+    for (int j = i; j < n; ++j) Q[i * n + j] = sum(i, j);
+}
+
+// One Riccati step at time t. In: the upper triangle of sym(fCm[t]) = sym(C) c_scale + Q
+// (augmented_cost_terms; C null: Q holds all of it), q = fcv[t]; Vxx1, Vx1 = value at t+1
+// (null at t = T-1), scaled by v_scale (BADMM). Out: the upper triangle of Q = Qtt
+// (symmetric), q = Qt; the controller at t; Vxx, Vx at t (short form, pitfall 3).
+// scratch: X n + X + U^2.
 // Returns kNotPositiveDefinite when Quu has no Cholesky factor (kNonFinite if not finite).
 template <class Real>
 GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Real* fv,
-                                  const Real* Vxx1, const Real* Vx1, Real v_scale, Real* Q,
-                                  Real* q, const Controller<Real>& out, Real* Vxx, Real* Vx,
+                                  const Real* Vxx1, const Real* Vx1, Real v_scale,
+                                  const Real* C, Real c_scale, Real* Q, Real* q,
+                                  const Controller<Real>& out, Real* Vxx, Real* Vx,
                                   Real* scratch) {
   const int X = d.dX, U = d.dU, n = d.n(), uu = U * U;
   Real* W = scratch;     // (X x n)
@@ -285,13 +309,20 @@ GPS_HD std::uint32_t riccati_step(const Dims& d, int t, const Real* Fm, const Re
 
   // computeQ: Q = sym(fCm) + s Fm^T Vxx' Fm,  q = fcv + s Fm^T (Vx' + Vxx' fv). Q is
   // symmetric, so only its upper triangle is formed and read below (the strict lower
-  // triangle is stale; callers that need all of Q mirror it).
+  // triangle is stale; callers that need all of Q mirror it). The product starts each
+  // entry from fCm's, so Cm is read while the product computes, not in a pass of its own.
   if (Vxx1) {
     la::gemm_nn_fma_set(X, n, X, Real(1), Vxx1, X, Fm, n, W, n);
-    la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
+    if (C)
+      la::gemm_tn_fma_start(n, n, X, v_scale, Fm, n, W, n, CostHessianPlus<Real>{Q, C, c_scale, n},
+                            Q, n, true);
+    else
+      la::gemm_tn_fma(n, n, X, v_scale, Fm, n, W, n, Q, n, true);
     for (int i = 0; i < X; ++i) h[i] = Vx1[i];
     la::gemv_t_fma(X, X, Real(1), Vxx1, X, fv, h);  // Vxx' symmetric: Vxx'^T fv
     la::gemv_t_fma(X, n, v_scale, Fm, n, h, q);
+  } else if (C) {
+    add_cost_hessian(n, C, c_scale, Q);
   }
   const auto sym = [Q, n](int i, int j) { return i <= j ? Q[i * n + j] : Q[j * n + i]; };
 
@@ -357,8 +388,11 @@ GPS_HD std::uint32_t backward_sweep(const Dims& d, const TrajInfo<Real>& info,
   int cur = 0;
   for (int t = d.T - 1; t >= 0; --t) {
     before_step(t);
-    augmented_cost(d, info, con, eta, t, Q, q, cost);
+    const Real c_scale = augmented_cost_terms(d, info, con, eta, t, Q, q, cost);
+    const Real* C = info.Cm + t * n * n;  // still to add to Q (in riccati_step's product)
     if (rec.fCm) {  // sym(fCm): the reference's fCm where the cost Hessian is symmetric
+      add_cost_hessian(n, C, c_scale, Q);
+      C = nullptr;
       la::mirror_upper(n, Q, n);
       la::copy(n, n, Q, n, rec.fCm + t * n * n, n);
     }
@@ -369,7 +403,8 @@ GPS_HD std::uint32_t backward_sweep(const Dims& d, const TrajInfo<Real>& info,
       scale = (con.pol_wt[t + 1] + eta) / (con.pol_wt[t] + eta);
     const std::uint32_t s =
         riccati_step(d, t, info.Fm + t * X * n, info.fv + t * X, last ? nullptr : V[1 - cur],
-                     last ? nullptr : v[1 - cur], scale, Q, q, out, V[cur], v[cur], step);
+                     last ? nullptr : v[1 - cur], scale, C, c_scale, Q, q, out, V[cur], v[cur],
+                     step);
     if (s != kOk) return s;
     if (rec.Qtt) {
       la::mirror_upper(n, Q, n);  // riccati_step formed the upper triangle
