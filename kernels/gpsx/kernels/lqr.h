@@ -199,19 +199,15 @@ GPS_HD void add_kl_term(const Dims& d, const Real* K, const Real* k, const Real*
     for (int b = 0; b < U; ++b) Ps[a * U + b] = Real(0.5) * (P[a * U + b] + P[b * U + a]);
   la::gemm_nn_fma_set(U, X, U, Real(1), Ps, U, K, X, G, X);  // Ps K
   la::gemv(false, U, U, Real(1), P, U, k, Real(0), g);       // P k
-  if (set) {
+  if (set)
     la::gemm_tn_fma_set(X, X, U, w, K, X, G, X, Q, n, true);  // K^T Ps K, upper
-    for (int i = 0; i < X; ++i)
-      for (int b = 0; b < U; ++b) Q[i * n + X + b] = -(w * G[b * X + i]);
-    for (int a = 0; a < U; ++a)
-      for (int b = a; b < U; ++b) Q[(X + a) * n + X + b] = w * Ps[a * U + b];
-  } else {
+  else
     la::gemm_tn_fma(X, X, U, w, K, X, G, X, Q, n, true);
-    for (int i = 0; i < X; ++i)
-      for (int b = 0; b < U; ++b) Q[i * n + X + b] -= w * G[b * X + i];
-    for (int a = 0; a < U; ++a)
-      for (int b = a; b < U; ++b) Q[(X + a) * n + X + b] += w * Ps[a * U + b];
-  }
+  const auto put = [set](Real& entry, Real v) { entry = set ? v : entry + v; };
+  for (int i = 0; i < X; ++i)
+    for (int b = 0; b < U; ++b) put(Q[i * n + X + b], -(w * G[b * X + i]));
+  for (int a = 0; a < U; ++a)
+    for (int b = a; b < U; ++b) put(Q[(X + a) * n + X + b], w * Ps[a * U + b]);
   for (int a = 0; a < U; ++a) {
     for (int i = 0; i < X; ++i) q[i] += w * K[a * X + i] * g[a];
     q[X + a] -= w * g[a];
