@@ -296,6 +296,11 @@ int main(int argc, char** argv) {
   const Problems one(d, 1, 1, cost_scale);
   const double all_flops = counted_pass_flops(one);
   const double all_ratio = all_flops / flops;  // all arithmetic per flop of the products
+  if (all_ratio < 1.0) {  // the products are part of all arithmetic: a miscount
+    std::fprintf(stderr, "lqr_bench: counted %.0f flops per pass, fewer than the products' %.0f\n",
+                 all_flops, flops);
+    return 1;
+  }
   std::printf(
       "lqr_bench: T=%d dX=%d dU=%d, %d threads; per backward+forward+KL pass: %.2f MFLOP in "
       "the matrix products (symmetric halves once), %.2f MFLOP of all arithmetic (counted)\n",
