@@ -97,8 +97,12 @@ TEST(LinalgPacks, BlockedTransposedGemvIsScalarPerLane) {
 TEST(LinalgPacks, ProductFromSeparateStartIsScalarPerLane) {
   std::mt19937 gen(5);
   for (const bool upper : {false, true}) {
-    for (const auto& [m, n, k] : {std::array<int, 3>{26, 26, 7}, std::array<int, 3>{26, 26, 26},
-                                  std::array<int, 3>{9, 9, 5}, std::array<int, 3>{11, 17, 3}}) {
+    // column tails n % 4 = 0..3 and row tails of the blocks (m % 3, m % 8)
+    for (const auto& [m, n, k] :
+         {std::array<int, 3>{26, 26, 7}, std::array<int, 3>{26, 26, 26}, std::array<int, 3>{9, 9, 5},
+          std::array<int, 3>{11, 17, 3}, std::array<int, 3>{7, 26, 26}, std::array<int, 3>{26, 7, 7},
+          std::array<int, 3>{7, 7, 3}, std::array<int, 3>{33, 33, 26}, std::array<int, 3>{26, 23, 5},
+          std::array<int, 3>{20, 20, 4}}) {
       if (upper && m != n) continue;
       SCOPED_TRACE(::testing::Message() << m << " x " << n << " x " << k << " upper " << upper);
       const int lda = k + 1, ldb = n + 3, ldd = n + 2;
