@@ -93,6 +93,17 @@ void fold_step_status(int m, int T, const std::uint32_t* st, FitReport& rep) {
   }
 }
 
+// Folds condition m's prior status (E-step) and its per-step statuses into the report.
+void fold_condition_status(int m, std::uint32_t prior_status, int T, const std::uint32_t* st,
+                           FitReport& rep) {
+  if (prior_status != kOk) {
+    rep.status[m] |= prior_status;
+    rep.message[m] =
+        "condition " + std::to_string(m) + ": a GMM prior covariance is not positive definite";
+  }
+  fold_step_status(m, T, st, rep);
+}
+
 FitReport make_report(int M) {
   FitReport r;
   r.status.assign(M, kOk);
@@ -258,14 +269,7 @@ FitReport fit_prior_device(const Executor& ex, const DynamicsPriorSettings& s,
   download(ex, estep_status.data(), M, est.data());
   download(ex, step_status.data(), MT, st.data());
   FitReport rep = make_report(M);
-  for (int m = 0; m < M; ++m) {
-    if (est[m] != kOk) {
-      rep.status[m] |= est[m];
-      rep.message[m] = "condition " + std::to_string(m) +
-                       ": a GMM prior covariance is not positive definite";
-    }
-    fold_step_status(m, T, st.data(), rep);
-  }
+  for (int m = 0; m < M; ++m) fold_condition_status(m, est[m], T, st.data(), rep);
   return rep;
 }
 
@@ -429,15 +433,8 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
     } else {
       for_each_2d(ex, mc, T - 1, step);
     }
-    for (int i = 0; i < mc; ++i) {
-      const int m = m0 + i;
-      if (estep_status[i] != kOk) {
-        rep.status[m] |= estep_status[i];
-        rep.message[m] = "condition " + std::to_string(m) +
-                         ": a GMM prior covariance is not positive definite";
-      }
-      fold_step_status(m, T, step_status.data(), rep);
-    }
+    for (int i = 0; i < mc; ++i)
+      fold_condition_status(m0 + i, estep_status[i], T, step_status.data(), rep);
   }
   return rep;
 }

@@ -373,8 +373,7 @@ struct EstepFactorStep {
       status[mk] = kNotPositiveDefinite;
       return;
     }
-    for (int i = 0; i < D; ++i)
-      for (int j = 0; j < D; ++j) Li[i * D + j] = i == j ? T(1) : T(0);
+    la::set_identity(D, Li, D);
     la::solve_lower_rows(D, D, L, D, Li, D);
   }
 };

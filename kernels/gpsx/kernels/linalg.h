@@ -42,6 +42,13 @@ GPS_HD void gemv(bool ta, int m, int n, T alpha, const T* A, int lda, const T* x
   }
 }
 
+// A (n x n) = identity.
+template <class T>
+GPS_HD void set_identity(int n, T* A, int lda) {
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) A[i * lda + j] = i == j ? T(1) : T(0);
+}
+
 // A (n x n) = 0.5 * (A + A^T), in place.
 template <class T>
 GPS_HD void symmetrize(int n, T* A, int lda) {
@@ -109,8 +116,7 @@ GPS_HD void cholesky_solve(int n, int nrhs, const T* L, int ldl, T* B, int ldb) 
 // Ainv (n x n) = (L L^T)^-1, symmetric, from the Cholesky factor L.
 template <class T>
 GPS_HD void cholesky_inverse(int n, const T* L, int ldl, T* Ainv, int lda) {
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) Ainv[i * lda + j] = (i == j) ? T(1) : T(0);
+  set_identity(n, Ainv, lda);
   cholesky_solve(n, n, L, ldl, Ainv, lda);
   symmetrize(n, Ainv, lda);
 }
@@ -614,8 +620,7 @@ GPS_HD void cholesky_solve_rows_recip(int n, int nrhs, const T* L, int ldl, T* B
 // Ainv (n x n) = (L L^T)^-1 through cholesky_solve_rows_recip on the identity, symmetrised.
 template <class T>
 GPS_HD void cholesky_inverse_rows_recip(int n, const T* L, int ldl, T* Ainv, int lda) {
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) Ainv[i * lda + j] = (i == j) ? T(1) : T(0);
+  set_identity(n, Ainv, lda);
   cholesky_solve_rows_recip(n, n, L, ldl, Ainv, lda);
   symmetrize(n, Ainv, lda);
 }
