@@ -9,6 +9,7 @@
 
 
 #include "gmm_device.h"
+#include "gpsx/host/check.h"
 #include "gpsx/host/exec_buffer.h"
 #include "gpsx/kernels/dynamics_fit.h"
 #include "gpsx/kernels/gmm.h"
@@ -18,15 +19,6 @@ namespace gpsx {
 namespace {
 
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw std::invalid_argument(what);
-}
-
-std::string dims(std::initializer_list<long long> d) {
-  std::string s = "(";
-  for (auto it = d.begin(); it != d.end(); ++it) s += (it == d.begin() ? "" : " x ") + std::to_string(*it);
-  return s + ")";
-}
 
 // Scratch budget per chunk of conditions (elements): bounds memory for large M.
 constexpr std::int64_t kChunkElements = std::int64_t(8) << 20;  // 64 MiB of doubles
@@ -283,7 +275,7 @@ DynamicsPrior make_dynamics_prior(int M, int T, int dX, int dU,
                                   const DynamicsPriorSettings& s) {
   require(M >= 1 && T >= 2 && dX >= 1 && dU >= 0,
           "make_dynamics_prior: need M >= 1, T >= 2, dX >= 1, dU >= 0, got (M, T, dX, dU) = " +
-              dims({M, T, dX, dU}));
+              dims_str({M, T, dX, dU}));
   require(s.max_samples >= 2, "make_dynamics_prior: max_samples must be >= 2 (the prior keeps "
                               "max_samples - 1 trajectories), got " + std::to_string(s.max_samples));
   require(s.min_samples_per_cluster >= 1 && s.max_clusters >= 1,
@@ -444,7 +436,7 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
                           double* fv, double* dyn_covar) {
   require(M >= 1 && N >= 1 && T >= 2 && dX >= 1 && dU >= 0,
           "dynamics_fit_lr: need (M, N, T, dX, dU) >= (1, 1, 2, 1, 0), got " +
-              dims({M, N, T, dX, dU}));
+              dims_str({M, N, T, dX, dU}));
   const int dXU = dX + dU;
   const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
   if (ex.is_cuda()) {  // host buffers in and out; zeroed device outputs give step T-1 = 0
@@ -492,11 +484,11 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
                                  const double* X, double initial_state_var, double* x0mu,
                                  double* x0sigma, const InitialStatePriorOut& out) {
   require(M >= 1 && N >= 1 && T >= 1 && dX >= 1,
-          "dynamics_initial_state: need (M, N, T, dX) >= 1, got " + dims({M, N, T, dX}));
+          "dynamics_initial_state: need (M, N, T, dX) >= 1, got " + dims_str({M, N, T, dX}));
   if (prior)
     require(prior->M == M && prior->T == T && prior->dX == dX,
             "dynamics_initial_state: prior has (M, T, dX) = " +
-                dims({prior->M, prior->T, prior->dX}) + ", batch " + dims({M, T, dX}));
+                dims_str({prior->M, prior->T, prior->dX}) + ", batch " + dims_str({M, T, dX}));
   FitReport rep = make_report(M);
   const bool use_prior = prior && prior->count > 0;
   if (ex.is_cuda()) {  // host buffers in and out

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "gmm_device.h"
+#include "gpsx/host/check.h"
 #include "gpsx/host/exec_buffer.h"
 #include "gpsx/kernels/gmm.h"
 #include "gpsx/kernels/lanes.h"
@@ -20,9 +21,6 @@
 namespace gpsx {
 namespace {
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw std::invalid_argument(what);
-}
 
 // The CPU EM's products run on packs of kPackWidth points (gmm.h, "EM products over packs").
 using PointPack = Lanes<double, 4>;

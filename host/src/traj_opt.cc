@@ -1,35 +1,34 @@
 #include "gpsx/host/traj_opt.h"
 
 #include <algorithm>
-
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "gpsx/host/check.h"
 #include "gpsx/kernels/lqr_lanes.h"
 
 namespace gpsx {
 namespace {
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw std::invalid_argument("traj_opt: " + what);
-}
+// Every message names the call.
+void check(bool ok, const std::string& what) { require(ok, "traj_opt: " + what); }
 
 void check_dims(const lqr::Dims& d, int M) {
-  require(d.T > 0 && d.dX > 0 && d.dU > 0,
+  check(d.T > 0 && d.dX > 0 && d.dU > 0,
           "dims must be positive, got T=" + std::to_string(d.T) + " dX=" + std::to_string(d.dX) +
               " dU=" + std::to_string(d.dU));
-  require(M >= 0, "M must be >= 0, got " + std::to_string(M));
+  check(M >= 0, "M must be >= 0, got " + std::to_string(M));
 }
 
 template <class Real>
 void check_inputs(const lqr::Dims& d, const lqr::BatchInputs<Real>& in) {
-  require(in.d.T == d.T && in.d.dX == d.dX && in.d.dU == d.dU,
+  check(in.d.T == d.T && in.d.dX == d.dX && in.d.dU == d.dU,
           "inputs.d (T=" + std::to_string(in.d.T) + " dX=" + std::to_string(in.d.dX) +
               " dU=" + std::to_string(in.d.dU) + ") differs from d (T=" + std::to_string(d.T) +
               " dX=" + std::to_string(d.dX) + " dU=" + std::to_string(d.dU) + ")");
   const auto need = [](const void* p, const char* name) {
-    require(p != nullptr, std::string("input ") + name + " is null");
+    check(p != nullptr, std::string("input ") + name + " is null");
   };
   need(in.Fm, "Fm");
   need(in.fv, "fv");
@@ -60,14 +59,14 @@ void check_inputs(const lqr::Dims& d, const lqr::BatchInputs<Real>& in) {
 }
 
 void check_settings(const TrajOptSettings& s) {
-  require(s.base_kl_step > 0, "base_kl_step must be > 0, got " + std::to_string(s.base_kl_step));
-  require(s.min_eta > 0 && s.max_eta > s.min_eta,
+  check(s.base_kl_step > 0, "base_kl_step must be > 0, got " + std::to_string(s.base_kl_step));
+  check(s.min_eta > 0 && s.max_eta > s.min_eta,
           "need 0 < min_eta < max_eta, got " + std::to_string(s.min_eta) + ", " +
               std::to_string(s.max_eta));
-  require(s.del0 > 0, "del0 must be > 0, got " + std::to_string(s.del0));
-  require(s.max_iterations >= 1,
+  check(s.del0 > 0, "del0 must be > 0, got " + std::to_string(s.del0));
+  check(s.max_iterations >= 1,
           "max_iterations must be >= 1, got " + std::to_string(s.max_iterations));
-  require(s.search == EtaSearch::kSequential || s.candidates >= 1,
+  check(s.search == EtaSearch::kSequential || s.candidates >= 1,
           "candidates must be >= 1, got " + std::to_string(s.candidates));
 }
 
@@ -162,13 +161,13 @@ void traj_opt_update(const Executor& ex, const lqr::Dims& d, int M,
   check_settings(s);
   check_inputs(d, in);
   const std::size_t need = traj_opt_workspace_size(d, M, s);
-  require(workspace_size >= need, "workspace has " + std::to_string(workspace_size) +
+  check(workspace_size >= need, "workspace has " + std::to_string(workspace_size) +
                                       " elements, expected at least " + std::to_string(need));
   if (M == 0) return;
-  require(step_mult && workspace, "step_mult and workspace must not be null");
-  require(out.K && out.k && out.pol_covar && out.chol_pol_covar && out.inv_pol_covar,
+  check(step_mult && workspace, "step_mult and workspace must not be null");
+  check(out.K && out.k && out.pol_covar && out.chol_pol_covar && out.inv_pol_covar,
           "every output controller array must be given");
-  require(res.eta && res.kl && res.passes && res.status, "every result array must be given");
+  check(res.eta && res.kl && res.passes && res.status, "every result array must be given");
 
   const lqr::BatchSearch<Real> search{Real(s.base_kl_step), Real(s.min_eta), Real(s.max_eta),
                                       Real(s.del0),         s.max_iterations, step_mult};
@@ -208,10 +207,10 @@ void estimate_cost(const Executor& ex, const lqr::Dims& d, int M, const lqr::Bat
                    const lqr::BatchController<Real>& ctrl, Real* cost, Real* workspace,
                    std::size_t workspace_size) {
   check_dims(d, M);
-  require(in.Fm && in.fv && in.dyn_covar && in.x0mu && in.x0sigma && in.Cm && in.cv && in.cc,
+  check(in.Fm && in.fv && in.dyn_covar && in.x0mu && in.x0sigma && in.Cm && in.cv && in.cc,
           "estimate_cost needs every model input");
   const std::size_t need = static_cast<std::size_t>(M) * lqr::forward_scratch_size(d);
-  require(workspace_size >= need, "estimate_cost workspace has " + std::to_string(workspace_size) +
+  check(workspace_size >= need, "estimate_cost workspace has " + std::to_string(workspace_size) +
                                       " elements, expected at least " + std::to_string(need));
   for_each(ex, M, lqr::EstimateCostFn<Real>{in, ctrl, cost, workspace});
 }
