@@ -212,6 +212,18 @@ void expect_norm_settings(const CostTermDesc& t, const json& p, const std::strin
   EXPECT_EQ(t.norm, expected_norm(p.at("evalnorm"))) << what;
 }
 
+// A state-like term with one block: kind, weight, norm settings, block offset, wp, target.
+void expect_block_term(const CostTermDesc& t, cost::TermKind kind, double weight, const json& p,
+                       const std::string& target_key, const std::string& what) {
+  EXPECT_EQ(t.kind, kind) << what;
+  EXPECT_EQ(t.weight, weight) << what;
+  expect_norm_settings(t, p, what);
+  ASSERT_EQ(t.blocks.size(), 1u) << what;
+  EXPECT_EQ(t.blocks[0].offset, first_index(p)) << what;
+  EXPECT_EQ(t.blocks[0].wp, vec(p.at("wp"))) << what;
+  EXPECT_EQ(t.blocks[0].targets, std::vector<std::vector<double>>{vec(p.at(target_key))}) << what;
+}
+
 // The description built from p is p, field by field; it also compiles at p's sizes.
 void expect_desc_is_params(const json& p, int dX, int dU) {
   const CostDesc d = test::cost_from_params(p, "params");
@@ -224,22 +236,8 @@ void expect_desc_is_params(const json& p, int dX, int dU) {
   EXPECT_EQ(a.weight, weights[0]);
   EXPECT_EQ(a.wu, vec(pa.at("wu")));
 
-  EXPECT_EQ(s.kind, cost::TermKind::kState);
-  EXPECT_EQ(s.weight, weights[1]);
-  expect_norm_settings(s, ps, "state");
-  ASSERT_EQ(s.blocks.size(), 1u);
-  EXPECT_EQ(s.blocks[0].offset, first_index(ps));
-  EXPECT_EQ(s.blocks[0].wp, vec(ps.at("wp")));
-  EXPECT_EQ(s.blocks[0].targets, std::vector<std::vector<double>>{vec(ps.at("target_state"))});
-
-  EXPECT_EQ(f.kind, cost::TermKind::kFK);
-  EXPECT_EQ(f.weight, weights[2]);
-  expect_norm_settings(f, pf, "fk");
-  ASSERT_EQ(f.blocks.size(), 1u);
-  EXPECT_EQ(f.blocks[0].offset, first_index(pf));
-  EXPECT_EQ(f.blocks[0].wp, vec(pf.at("wp")));
-  EXPECT_EQ(f.blocks[0].targets,
-            std::vector<std::vector<double>>{vec(pf.at("target_end_effector"))});
+  expect_block_term(s, cost::TermKind::kState, weights[1], ps, "target_state", "state");
+  expect_block_term(f, cost::TermKind::kFK, weights[2], pf, "target_end_effector", "fk");
   ASSERT_EQ(pf.at("derivatives_into"), ps.at("data_type"));  // the joints are the state block
   EXPECT_EQ(f.joint_offset, first_index(ps));
   EXPECT_EQ(f.joints, p.at("n").get<int>());
