@@ -75,16 +75,32 @@ inline double gemm_gflops(int n = 512) {
   return 2.0 * n * n * static_cast<double>(n) / best * 1e-9;
 }
 
+// The CPU model as lscpu shows it (`model name` of /proc/cpuinfo), "unknown" where the
+// kernel does not say. Every benchmark prints it in its header and JSON ("cpu_model"):
+// figures from different machines must not be compared.
 inline std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) break;
+    const auto begin = line.find_first_not_of(" \t", colon + 1);
+    const auto end = line.find_last_not_of(" \t\r");
+    if (begin == std::string::npos) break;
+    return line.substr(begin, end - begin + 1);
+  }
   return "unknown";
 }
 
 inline json machine_json() {
   return {{"cpu", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()}};
+}
+
+// The machine line of a benchmark's printed header.
+inline void print_machine_header(const char* bench) {
+  std::printf("%s on CPU: %s (%u hardware threads)\n", bench, cpu_model().c_str(),
+              std::thread::hardware_concurrency());
 }
 
 // The last line of every benchmark: one JSON object.

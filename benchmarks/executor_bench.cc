@@ -32,6 +32,7 @@ int main() {
                         for (int i = 0; i < ranges; ++i) NvtxRange r("bench");
                       }) / ranges;
 
+  bench::print_machine_header("executor_bench");
   std::printf("random walk %d x %d x %d steps (%d dims)\n", M, N, T, dim);
   std::printf("  serial loop (baseline): %.3g steps/s\n", items / serial);
   std::printf("  for_each_2d, 1 thread:  %.3g steps/s (ratio to baseline %.3f)\n", items / t1,
@@ -41,6 +42,7 @@ int main() {
   std::printf("  dispatch overhead of a one-item-per-thread batch: %.2f us\n", empty * 1e6);
   std::printf("  NVTX range push+pop without a profiler: %.1f ns\n", nvtx * 1e9);
   bench::print_result_line({{"benchmark", "executor"},
+                            {"cpu_model", bench::cpu_model()},
                             {"machine", bench::machine_json()},
                             {"steps_per_s_serial", items / serial},
                             {"steps_per_s_1_thread", items / t1},

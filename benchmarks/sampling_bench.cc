@@ -26,6 +26,7 @@
 #include <functional>
 #include <string>
 
+#include "bench_common.h"
 #include "gpsx/envs/sim.h"
 #include "gpsx/envs/sim_sampling.h"
 #include "gpsx/envs/task.h"
@@ -203,6 +204,7 @@ int main() {
   const int all = gpsx::hardware_threads();
   const std::vector<int> Ms = {1, 4, 16, 64, 256, 1024, 4096};
   const std::string load_before = load_average();
+  gpsx::bench::print_machine_header("sampling_bench");
   std::printf("batched linear-Gaussian sampling, load average before: %s\n", load_before.c_str());
 
   const Plant plant = make_plant();
@@ -256,6 +258,7 @@ int main() {
   const std::string load_after = load_average();
   std::printf("load average after: %s\n", load_after.c_str());
   const nlohmann::json out = {{"benchmark", "sampling"},
+                              {"cpu_model", gpsx::bench::cpu_model()},
                               {"all_threads", all},
                               {"load_average_before", load_before},
                               {"load_average_after", load_after},

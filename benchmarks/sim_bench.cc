@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "gpsx/envs/loaders.h"
 #include "gpsx/envs/model_tools.h"
 #include "gpsx/envs/sim.h"
@@ -187,6 +188,7 @@ int main() {
   if (all > 1) thread_counts.push_back(all);
   const long long sizes[] = {1, 64, 4096, 65536};
 
+  gpsx::bench::print_machine_header("sim_bench");
   std::printf("arm7 (7 dof), Euler dt %.3g, %d substeps per call; %lld flops per gpsx physics step\n",
               model.timestep, kSubsteps, flops);
   std::printf("%-12s %7s %8s %14s %16s\n", "engine", "threads", "E", "steps/s", "ns/step/thread");
@@ -216,7 +218,8 @@ int main() {
               ratio_1t, ratio_all, th_all);
   std::printf("gpsx float at E=4096 on 1 thread: %.2f GFLOP/s of counted arithmetic\n", gflops);
 
-  std::printf("{\"bench\":\"sim\",\"model\":\"arm7\",\"substeps\":%d,\"flops_per_step\":%lld,", kSubsteps,
+  std::printf("{\"bench\":\"sim\",\"cpu_model\":%s,\"model\":\"arm7\",\"substeps\":%d,\"flops_per_step\":%lld,",
+              gpsx::bench::json(gpsx::bench::cpu_model()).dump().c_str(), kSubsteps,
               flops);
   std::printf("\"ratio_float_vs_mujoco_E4096_1thread\":%.3f,\"ratio_float_vs_mujoco_E4096_all\":%.3f,",
               ratio_1t, ratio_all);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "gpsx/host/cost.h"
+#include "gpsx_test/cost_params.h"
 
 namespace gpsx {
 namespace {
@@ -178,6 +179,117 @@ TEST(CostConfigErrors, BlockOutsideTheState) {
 TEST(CostConfigErrors, PerConditionTargetsDifferFromM) {
   expect_compile_error(one_term("type: state\n      blocks:\n        - offset: 0\n          wp: [1, 1]\n          target: [[0, 0], [1, 1]]\n"),
                        3, "expected 1 or M = 3");
+}
+
+
+// ---- the golden tests' cost loader (gpsx_test/cost_params.h) -------------------------
+// Every field of the reference's machine-readable cost must land in our description.
+
+using test::json;
+
+cost::Ramp expected_ramp(const json& option) {
+  if (option.is_number_integer()) return static_cast<cost::Ramp>(option.get<int>());
+  const std::string s = option;
+  if (s == "constant") return cost::Ramp::kConstant;
+  if (s == "linear") return cost::Ramp::kLinear;
+  if (s == "quadratic") return cost::Ramp::kQuadratic;
+  if (s == "final_only") return cost::Ramp::kFinalOnly;
+  ADD_FAILURE() << "ramp_option " << s;
+  return cost::Ramp::kConstant;
+}
+cost::Norm expected_norm(const std::string& evalnorm) {
+  return evalnorm == "evallogl2term" ? cost::Norm::kLogL2 : cost::Norm::kL1L2;
+}
+std::vector<double> vec(const json& j) { return j.get<std::vector<double>>(); }
+int first_index(const json& term) { return term.at("state_indices")[0].get<int>(); }
+
+void expect_norm_settings(const CostTermDesc& t, const json& p, const std::string& what) {
+  EXPECT_EQ(t.l1, p.at("l1").get<double>()) << what;
+  EXPECT_EQ(t.l2, p.at("l2").get<double>()) << what;
+  EXPECT_EQ(t.alpha, p.at("alpha").get<double>()) << what;
+  EXPECT_EQ(t.ramp, expected_ramp(p.at("ramp_option"))) << what;
+  EXPECT_EQ(t.final_multiplier, p.at("wp_final_multiplier").get<double>()) << what;
+  EXPECT_EQ(t.norm, expected_norm(p.at("evalnorm"))) << what;
+}
+
+// A state-like term with one block: kind, weight, norm settings, block offset, wp, target.
+void expect_block_term(const CostTermDesc& t, cost::TermKind kind, double weight, const json& p,
+                       const std::string& target_key, const std::string& what) {
+  EXPECT_EQ(t.kind, kind) << what;
+  EXPECT_EQ(t.weight, weight) << what;
+  expect_norm_settings(t, p, what);
+  ASSERT_EQ(t.blocks.size(), 1u) << what;
+  EXPECT_EQ(t.blocks[0].offset, first_index(p)) << what;
+  EXPECT_EQ(t.blocks[0].wp, vec(p.at("wp"))) << what;
+  EXPECT_EQ(t.blocks[0].targets, std::vector<std::vector<double>>{vec(p.at(target_key))}) << what;
+}
+
+// The description built from p is p, field by field; it also compiles at p's sizes.
+void expect_desc_is_params(const json& p, int dX, int dU) {
+  const CostDesc d = test::cost_from_params(p, "params");
+  const std::vector<double> weights = vec(p.at("weights"));
+  ASSERT_EQ(d.terms.size(), 3u);
+  ASSERT_EQ(weights.size(), 3u);
+  const CostTermDesc &a = d.terms[0], &s = d.terms[1], &f = d.terms[2];
+  const json &pa = p.at("action"), &ps = p.at("state"), &pf = p.at("fk");
+  EXPECT_EQ(a.kind, cost::TermKind::kAction);
+  EXPECT_EQ(a.weight, weights[0]);
+  EXPECT_EQ(a.wu, vec(pa.at("wu")));
+
+  expect_block_term(s, cost::TermKind::kState, weights[1], ps, "target_state", "state");
+  expect_block_term(f, cost::TermKind::kFK, weights[2], pf, "target_end_effector", "fk");
+  ASSERT_EQ(pf.at("derivatives_into"), ps.at("data_type"));  // the joints are the state block
+  EXPECT_EQ(f.joint_offset, first_index(ps));
+  EXPECT_EQ(f.joints, p.at("n").get<int>());
+
+  const CostTable t = compile_cost(d, dX, dU, 1);
+  EXPECT_EQ(t.jac_rows, static_cast<int>(pf.at("wp").size()));
+  EXPECT_EQ(t.jac_cols, p.at("n").get<int>());
+}
+
+// Every field differs from the stored case and from our defaults.
+const json kOtherParams = json::parse(R"({
+  "n": 3, "weights": [0.5, 2.0, 3.5],
+  "action": {"wu": [0.1, 0.2, 0.3]},
+  "state": {"data_type": "JOINT_ANGLES", "state_indices": [1, 4], "wp": [0.4, 0.5, 0.6],
+            "target_state": [1.0, 2.0, 3.0], "l1": 0.25, "l2": 0.75, "alpha": 0.3,
+            "ramp_option": "quadratic", "wp_final_multiplier": 4.0, "evalnorm": "evallogl2term"},
+  "fk": {"data_type": "END_EFFECTOR_POINTS", "state_indices": [7, 9], "wp": [0.7, 0.8],
+         "target_end_effector": [1.1, -2.2], "l1": 0.9, "l2": 1.9, "alpha": 0.002,
+         "ramp_option": "final_only", "wp_final_multiplier": 6.0, "evalnorm": "evall1l2term",
+         "jacobian_key": "EE_JAC", "derivatives_into": "JOINT_ANGLES"}
+})");
+
+TEST(CostParamsLoader, MapsEveryFieldOfTheStoredCase) {
+  const json ref = test::load_reference("kl_and_costs.json").at("eval_cost");
+  const json& X = ref.at("conditions").at(0).at("X");
+  const json& U = ref.at("conditions").at(0).at("U");
+  expect_desc_is_params(ref.at("cost_params"), static_cast<int>(X[0][0].size()),
+                        static_cast<int>(U[0][0].size()));
+}
+
+TEST(CostParamsLoader, MapsEveryFieldOfAnotherCase) {
+  expect_desc_is_params(kOtherParams, 9, 3);
+  EXPECT_EQ(test::cost_params_jacobian_key(kOtherParams), "EE_JAC");
+  json linear = kOtherParams;  // the reference's integer ramp options
+  linear["state"]["ramp_option"] = 2;
+  linear["fk"]["ramp_option"] = 1;
+  expect_desc_is_params(linear, 9, 3);
+}
+
+TEST(CostParamsLoader, RejectsInconsistentParams) {
+  const auto rejects = [](const std::string& pointer, const json& value) {
+    json p = kOtherParams;
+    p[json::json_pointer(pointer)] = value;
+    EXPECT_ANY_THROW(test::cost_from_params(p, "params")) << pointer << " = " << value.dump();
+  };
+  rejects("/n", 2);                               // the joint block has 3 entries
+  rejects("/weights", json::array({1.0, 1.0}));   // 3 terms
+  rejects("/state/state_indices", json::array({4, 1}));
+  rejects("/state/wp", json::array({1.0, 1.0}));  // block has 3 entries
+  rejects("/fk/derivatives_into", "JOINT_VELOCITIES");
+  rejects("/fk/ramp_option", "cubic");
+  rejects("/fk/evalnorm", "evall3term");
 }
 
 }  // namespace

@@ -51,13 +51,11 @@ TEST(CudaExecutor, EvalCostMatchesReference) {
   const json& conds = ref.at("conditions");
   const test::EvalCostCase batch = test::eval_cost_case(ref);
   const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
-  const int dxu = dX + dU, n = dU;
-  CostTermDesc state = state_cost({{0, std::vector<double>(n, 1.0), {{0.8, -0.6}}}});
-  CostTermDesc fk = fk_cost({2 * n, {1.0, 1.0}, {{1.5, 1.0}}}, 0, n);
-  fk.l1 = 0.1;
-  fk.l2 = 10;
-  const CostDesc desc{{action_cost(std::vector<double>(dU, 0.01)), state, fk}, "cuda test"};
-  CostModelStorage model = make_cost_model(ex, compile_cost(desc, dX, dU, M));
+  const int dxu = dX + dU;
+  const CostTable table = compile_cost(batch.cost, dX, dU, M);  // from eval_cost.cost_params
+  ASSERT_EQ(table.jac_rows, batch.jac_rows);
+  ASSERT_EQ(table.jac_cols, batch.jac_cols);
+  CostModelStorage model = make_cost_model(ex, table);
   auto dX_ = to_device(ex, batch.X), dU_ = to_device(ex, batch.U), djac = to_device(ex, batch.jac);
   ExecBuffer<double> cs(ex, M * N * T), cc(ex, M * T), cv(ex, M * T * dxu), Cm(ex, M * T * dxu * dxu);
   std::vector<std::uint32_t> status(M);

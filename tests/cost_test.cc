@@ -3,6 +3,7 @@
 // (The `kl` section belongs to the LQR module.)
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <regex>
 
 #include "gpsx/host/cost.h"
@@ -238,75 +239,94 @@ TEST(CostGolden, CostCasesOnTheStoredSample) {
 
 // --- eval_cost: Algorithm._eval_cost on the stored samples of every condition -----------
 //
-// The cost is the one the file's `eval_cost.cost` describes, written in our YAML schema
-// (so this also runs the config loader end to end); n = dU comes from the data.
-std::string eval_cost_yaml(int n) {
-  std::string ones_n, wu;
-  for (int i = 0; i < n; ++i) {
-    ones_n += std::string(i ? ", " : "") + "1.0";
-    wu += std::string(i ? ", " : "") + "0.01";
+// The cost is the section's `cost_params` (test::cost_from_params, through our YAML
+// config loader); sizes and targets all come from the file.
+
+// eval_cost over all conditions of `ref` in one batch against the stored cs, cc, cv, Cm.
+::testing::AssertionResult eval_cost_agrees(const json& ref, const Executor& ex,
+                                            const std::string& label) {
+  const json& conds = ref.at("conditions");
+  if (conds.empty()) return ::testing::AssertionFailure() << label << ": no conditions";
+  const test::EvalCostCase batch = test::eval_cost_case(ref);
+  const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
+  const int dxu = dX + dU;
+  const CostTable table = compile_cost(batch.cost, dX, dU, M);
+  if (table.jac_rows != batch.jac_rows || table.jac_cols != batch.jac_cols)
+    return ::testing::AssertionFailure() << label << ": the cost's Jacobian is " << table.jac_rows
+                                         << " x " << table.jac_cols << ", the samples' "
+                                         << batch.jac_rows << " x " << batch.jac_cols;
+  CostModelStorage model = make_cost_model(ex, table);
+  std::vector<double> cs(M * N * T), cc(M * T), cv(M * T * dxu), Cm(M * T * dxu * dxu);
+  std::vector<std::uint32_t> status(M, ~0u);
+  EvalCostWorkspace ws;
+  eval_cost(ex, model.model, M, N, T, dX, dU, batch.X.data(), batch.U.data(), batch.jac.data(),
+            cs.data(), cc.data(), cv.data(), Cm.data(), status.data(), ws);
+  for (int m = 0; m < M; ++m) {
+    const json& c = conds[m];
+    const std::string name =
+        label + " condition " + std::to_string(c.at("condition").get<int>());
+    if (status[m] != kOk) return ::testing::AssertionFailure() << name << ": status " << status[m];
+    const std::pair<const char*, const std::vector<double>*> outputs[] = {
+        {"cs", &cs}, {"cc", &cc}, {"cv", &cv}, {"Cm", &Cm}};
+    for (const auto& [key, got] : outputs) {
+      const std::vector<double> want = flatten(c.at(key));
+      if (got->size() != want.size() * M)
+        return ::testing::AssertionFailure() << name << " " << key << ": size mismatch";
+      const auto r = test::near_rel(got->data() + m * want.size(), want, kRtol, 1e-300,
+                                    name + " " + key);
+      if (!r) return r;
+    }
   }
-  return "cost:\n"
-         "  terms:\n"
-         "    - type: action\n"
-         "      wu: [" + wu + "]\n"
-         "    - type: state\n"
-         "      blocks:\n"
-         "        - data_type: JOINT_ANGLES\n"
-         "          wp: [" + ones_n + "]\n"
-         "          target: [0.8, -0.6]\n"
-         "    - type: fk\n"
-         "      data_type: END_EFFECTOR_POINTS\n"
-         "      joints_data_type: JOINT_ANGLES\n"
-         "      wp: [1, 1]\n"
-         "      target: [1.5, 1.0]\n"
-         "      l1: 0.1\n"
-         "      l2: 10\n"
-         "      alpha: 1e-5\n"
-         "      norm: log\n";
+  return ::testing::AssertionSuccess();
 }
 
 TEST(CostGolden, EvalCostOverAllConditionsInOneBatch) {
   const json& ref = costs_reference().at("eval_cost");
-  const json& conds = ref.at("conditions");
-  ASSERT_FALSE(conds.empty());
-  const test::EvalCostCase batch = test::eval_cost_case(ref);
-  const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
-  const int dxu = dX + dU, n = dU;
-  ASSERT_EQ(dX, 2 * n + 2) << "plant layout x = [q (n), dq (n), ee (2)]";
-  const StateLayout layout = {{"JOINT_ANGLES", 0, n},
-                              {"JOINT_VELOCITIES", n, n},
-                              {"END_EFFECTOR_POINTS", 2 * n, 2}};
-  const CostDesc desc = parse_cost_yaml(eval_cost_yaml(n), "eval_cost (test)", layout);
-  const CostTable table = compile_cost(desc, dX, dU, M);
-  ASSERT_EQ(table.jac_rows, batch.jac_rows);
-  ASSERT_EQ(table.jac_cols, batch.jac_cols);
-  const std::vector<double>& X = batch.X;
-  const std::vector<double>& U = batch.U;
-  const std::vector<double>& jac = batch.jac;
-  for (int threads : {1, 0}) {
-    const Executor ex = cpu_executor(threads);
-    CostModelStorage model = make_cost_model(ex, table);
-    std::vector<double> cs(M * N * T), cc(M * T), cv(M * T * dxu), Cm(M * T * dxu * dxu);
-    std::vector<std::uint32_t> status(M, ~0u);
-    EvalCostWorkspace ws;
-    eval_cost(ex, model.model, M, N, T, dX, dU, X.data(), U.data(), jac.data(), cs.data(),
-              cc.data(), cv.data(), Cm.data(), status.data(), ws);
-    for (int m = 0; m < M; ++m) {
-      const json& c = conds[m];
-      const std::string name = "condition " + std::to_string(c.at("condition").get<int>()) +
-                               " threads " + std::to_string(threads);
-      EXPECT_EQ(status[m], kOk) << name;
-      auto part = [](const std::vector<double>& v, int m, std::size_t per) {
-        return std::vector<double>(v.begin() + m * per, v.begin() + (m + 1) * per);
-      };
-      EXPECT_TRUE(test::near_rel(part(cs, m, N * T), flatten(c.at("cs")), kRtol, 1e-300, name + " cs"));
-      EXPECT_TRUE(test::near_rel(part(cc, m, T), flatten(c.at("cc")), kRtol, 1e-300, name + " cc"));
-      EXPECT_TRUE(test::near_rel(part(cv, m, T * dxu), flatten(c.at("cv")), kRtol, 1e-300, name + " cv"));
-      EXPECT_TRUE(test::near_rel(part(Cm, m, T * dxu * dxu), flatten(c.at("Cm")), kRtol, 1e-300,
-                                 name + " Cm"));
+  for (int threads : {1, 0})
+    EXPECT_TRUE(eval_cost_agrees(ref, cpu_executor(threads), "threads " + std::to_string(threads)));
+}
+
+// The golden comparison reads the cost from the file: changing any parameter of
+// cost_params must make it fail (or be rejected). Labels (data_type, description) only
+// name things; alpha and evalnorm are skipped where the term's l1 is 0 (the two norms
+// differ only in the l1 part, which alpha alone enters).
+TEST(CostGolden, EvalCostFailsWithAnyChangedCostParameter) {
+  const json& ref = costs_reference().at("eval_cost");
+  const Executor ex = cpu_executor(1);
+  const json leaves = ref.at("cost_params").flatten();
+  int checked = 0;
+  for (const auto& [pointer, value] : leaves.items()) {
+    const json::json_pointer ptr(pointer);
+    const std::string key = ptr.back();
+    if (key == "data_type" || key == "description") continue;
+    if ((key == "alpha" || key == "evalnorm") &&
+        ref.at("cost_params").at(ptr.parent_pointer()).at("l1") == 0.0)
+      continue;
+    json changed = ref;
+    json& leaf = changed.at("cost_params").at(ptr);
+    if (value.is_number_integer()) {
+      leaf = value.get<int>() + 1;
+    } else if (value.is_number()) {
+      leaf = value.get<double>() * 1.25 + 0.125;
+    } else if (key == "ramp_option") {
+      leaf = value == "linear" ? "constant" : "linear";
+    } else if (key == "evalnorm") {
+      leaf = value == "evallogl2term" ? "evall1l2term" : "evallogl2term";
+    } else {
+      leaf = value.get<std::string>() + "_CHANGED";  // a key / data type that is not there
     }
+    bool agrees = false;
+    try {
+      agrees = static_cast<bool>(eval_cost_agrees(changed, ex, pointer));
+    } catch (const std::exception&) {
+      agrees = false;  // rejected: the loader read the field
+    }
+    EXPECT_FALSE(agrees) << "eval_cost still matches the reference with cost_params" << pointer
+                         << " changed from " << value.dump() << " to " << leaf.dump();
+    ++checked;
   }
+  EXPECT_GT(checked, 20) << "too few cost_params fields found";
+  std::printf("  %d cost_params fields changed one at a time\n", checked);
 }
 
 // Single precision (allowed on the GPU): the same functor in float against the reference.
@@ -316,11 +336,10 @@ TEST(CostGolden, EvalCostInFloatWithinSinglePrecision) {
   const json& conds = ref.at("conditions");
   const test::EvalCostCase batch = test::eval_cost_case(ref);
   const int M = batch.M, N = batch.N, T = batch.T, dX = batch.dX, dU = batch.dU;
-  const int dxu = dX + dU, n = dU;
-  const StateLayout layout = {{"JOINT_ANGLES", 0, n}, {"JOINT_VELOCITIES", n, n},
-                              {"END_EFFECTOR_POINTS", 2 * n, 2}};
-  const CostTable table =
-      compile_cost(parse_cost_yaml(eval_cost_yaml(n), "eval_cost (test)", layout), dX, dU, M);
+  const int dxu = dX + dU;
+  const CostTable table = compile_cost(batch.cost, dX, dU, M);
+  ASSERT_EQ(table.jac_rows, batch.jac_rows);
+  ASSERT_EQ(table.jac_cols, batch.jac_cols);
   std::vector<cost::Term<float>> terms;
   for (const auto& t : table.terms) {
     cost::Term<float> f;
