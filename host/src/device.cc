@@ -24,12 +24,7 @@ GpuStatus gpu_status() {
 Executor make_executor(DeviceChoice choice, int threads, std::string* notice) {
   if (choice == DeviceChoice::kCpu) return cpu_executor(threads);
   const GpuStatus status = gpu_status();
-  if (status.gpu.usable) {
-    Executor ex = cpu_executor(threads);  // host threads still serve host-side phases
-    ex.backend = Backend::kCuda;
-    ex.stream = {};
-    return ex;
-  }
+  if (status.gpu.usable) return cuda_executor(threads);
   if (choice == DeviceChoice::kCuda)
     throw DeviceError("--device cuda: no usable GPU: " + status.gpu.reason);
   if (notice) *notice = "gpsx: no usable GPU (" + status.gpu.reason + "); running on the CPU";

@@ -22,6 +22,21 @@ Executor cpu_executor(int threads) {
   return ex;
 }
 
+Executor cuda_executor(int threads) {
+#if GPSX_HAVE_CUDA
+  Executor ex = cpu_executor(threads);
+  ex.backend = Backend::kCuda;
+  ex.stream = cuda::create_stream();
+  ex.stream_owner = std::shared_ptr<void>(ex.stream.handle, [](void* s) {
+    cuda::destroy_stream(cuda::Stream{s});
+  });
+  return ex;
+#else
+  (void)threads;
+  throw_cuda_not_built();
+#endif
+}
+
 std::string Executor::describe() const {
   if (is_cuda()) {
     char buf[64];

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -23,7 +24,8 @@ enum class Backend { kCpu, kCuda };
 struct Executor {
   Backend backend = Backend::kCpu;
   int threads = 1;       // CPU: OpenMP threads used by for_each (>= 1)
-  cuda::Stream stream;   // CUDA: stream that every launch goes to
+  cuda::Stream stream;   // CUDA: the stream of every launch, copy and library call
+  std::shared_ptr<void> stream_owner;  // CUDA: destroys `stream` with the last copy
 
   bool is_cuda() const { return backend == Backend::kCuda; }
   std::string describe() const;  // "cpu (2 threads)" / "cuda (stream 0x...)"
@@ -31,6 +33,9 @@ struct Executor {
 
 // A CPU executor with `threads` threads (0 = all hardware threads).
 Executor cpu_executor(int threads = 0);
+// A CUDA executor with its own (non-blocking) stream; `threads` serve its host-side work.
+// Needs a usable GPU (make_executor checks for one).
+Executor cuda_executor(int threads = 0);
 int hardware_threads();
 
 [[noreturn]] void throw_cuda_not_built();
