@@ -59,8 +59,8 @@ Plant make_plant() {
 void fill_controller(gpsx::ControllerBatch& c) {
   std::mt19937 rng(2);
   std::uniform_real_distribution<double> u(-0.05, 0.05);
-  for (std::size_t i = 0; i < c.K.size(); ++i) c.K.data()[i] = u(rng);
-  for (std::size_t i = 0; i < c.k.size(); ++i) c.k.data()[i] = u(rng);
+  for (std::int64_t i = 0; i < c.K.size(); ++i) c.K.data()[i] = u(rng);
+  for (std::int64_t i = 0; i < c.k.size(); ++i) c.k.data()[i] = u(rng);
   for (int mt = 0; mt < c.M * c.T; ++mt)
     for (int i = 0; i < kDU; ++i)
       for (int j = 0; j < kDU; ++j)

@@ -17,10 +17,11 @@ using test::json;
 Executor cuda_or_skip_reason(std::string* reason) {
 #if GPSX_HAVE_CUDA
   const cuda::GpuInfo info = cuda::probe();
-  if (!info.usable) *reason = info.reason;
-  Executor ex;
-  ex.backend = Backend::kCuda;
-  return ex;
+  if (!info.usable) {
+    *reason = info.reason;
+    return Executor{};
+  }
+  return cuda_executor(0);
 #else
   *reason = "built without CUDA";
   return Executor{};
@@ -33,13 +34,13 @@ Executor cuda_or_skip_reason(std::string* reason) {
   if (!skip_reason.empty()) GTEST_SKIP() << skip_reason;
 
 template <class T>
-ExecBuffer<T> to_device(const Executor& ex, const std::vector<T>& v) {
-  ExecBuffer<T> b(ex, v.size());
+Buffer<T> to_device(const Executor& ex, const std::vector<T>& v) {
+  Buffer<T> b(ex, v.size());
   upload(ex, v.data(), v.size(), b.data());
   return b;
 }
 template <class T>
-std::vector<T> to_host(const Executor& ex, const ExecBuffer<T>& b) {
+std::vector<T> to_host(const Executor& ex, const Buffer<T>& b) {
   std::vector<T> v(b.size());
   download(ex, b.data(), b.size(), v.data());
   return v;
@@ -57,7 +58,7 @@ TEST(CudaExecutor, EvalCostMatchesReference) {
   ASSERT_EQ(table.jac_cols, batch.jac_cols);
   CostModelStorage model = make_cost_model(ex, table);
   auto dX_ = to_device(ex, batch.X), dU_ = to_device(ex, batch.U), djac = to_device(ex, batch.jac);
-  ExecBuffer<double> cs(ex, M * N * T), cc(ex, M * T), cv(ex, M * T * dxu), Cm(ex, M * T * dxu * dxu);
+  Buffer<double> cs(ex, M * N * T), cc(ex, M * T), cv(ex, M * T * dxu), Cm(ex, M * T * dxu * dxu);
   std::vector<std::uint32_t> status(M);
   EvalCostWorkspace ws;
   eval_cost(ex, model.model, M, N, T, dX, dU, dX_.data(), dU_.data(), djac.data(), cs.data(),
@@ -97,7 +98,7 @@ TEST(CudaExecutor, InitLqrAndSamplingMatchTheCpu) {
   const sampling::LinearGaussianSystem<double> sys_cpu{T, dX, dU, F.data(), f.data(), nullptr, o.seed, 0u, true};
   const sampling::LinearGaussianSystem<double> sys_gpu{T, dX, dU, F_gpu.data(), f_gpu.data(), nullptr, o.seed, 0u, true};
   std::vector<double> X(M * N * T * dX), U(M * N * T * dU);
-  ExecBuffer<double> Xg(gpu, X.size()), Ug(gpu, U.size());
+  Buffer<double> Xg(gpu, X.size()), Ug(gpu, U.size());
   SamplingWorkspace ws_cpu, ws_gpu;
   sample_lin_gauss(cpu, c_cpu, sys_cpu, N, o, x0.data(), nullptr, nullptr, X.data(), U.data(), s_cpu.data(), ws_cpu);
   sample_lin_gauss(gpu, c_gpu, sys_gpu, N, o, x0_gpu.data(), nullptr, nullptr, Xg.data(), Ug.data(), s_gpu.data(), ws_gpu);

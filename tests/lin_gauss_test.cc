@@ -19,7 +19,7 @@ double value_or(const json& s, const char* key, double fallback) {
 
 void expect_controller(ControllerBatch& c, int m, const json& out, const std::string& name) {
   const std::size_t T = c.T, dU = c.dU, dX = c.dX;
-  auto slice = [&](ExecBuffer<double>& b, std::size_t per) {
+  auto slice = [&](Buffer<double>& b, std::size_t per) {
     return std::vector<double>(b.data() + m * T * per, b.data() + (m + 1) * T * per);
   };
   EXPECT_TRUE(test::near_rel(slice(c.K, dU * dX), flatten(out.at("K")), kRtol, 1e-300, name + " K"));

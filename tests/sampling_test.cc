@@ -59,8 +59,8 @@ Problem make_problem(int M, int T, int dX, int dU, double process_noise) {
         for (int j = i; j < dX; ++j) C[i * dX + j] = i == j ? process_noise : 0.3 * process_noise * u(rng);
     }
   for (double& v : p.x0) v = 3 * u(rng);
-  for (std::size_t i = 0; i < p.ctrl.K.size(); ++i) p.ctrl.K.data()[i] = u(rng);
-  for (std::size_t i = 0; i < p.ctrl.k.size(); ++i) p.ctrl.k.data()[i] = u(rng);
+  for (std::int64_t i = 0; i < p.ctrl.K.size(); ++i) p.ctrl.K.data()[i] = u(rng);
+  for (std::int64_t i = 0; i < p.ctrl.k.size(); ++i) p.ctrl.k.data()[i] = u(rng);
   for (int mt = 0; mt < M * T; ++mt) {
     double* C = p.ctrl.chol_pol_covar.data() + mt * dU * dU;
     double* S = p.ctrl.pol_covar.data() + mt * dU * dU;
@@ -253,7 +253,7 @@ TEST(Sampling, SmoothedRenormalisedNoiseReachesTheActions) {
 
 TEST(Sampling, ActionsAreClampedToTorqueLimits) {
   Problem p = make_problem(2, 10, 4, 2, 0.1);
-  for (std::size_t i = 0; i < p.ctrl.chol_pol_covar.size(); ++i) p.ctrl.chol_pol_covar.data()[i] *= 20;
+  for (std::int64_t i = 0; i < p.ctrl.chol_pol_covar.size(); ++i) p.ctrl.chol_pol_covar.data()[i] *= 20;
   const std::vector<double> lo = {-0.5, -1.0}, hi = {0.5, 2.0};
   SamplingOptions o;
   o.seed = 11;

@@ -43,7 +43,7 @@ void zero_noise(ControllerBatch& ctrl) {
   std::fill(ctrl.chol_pol_covar.data(), ctrl.chol_pol_covar.data() + ctrl.chol_pol_covar.size(), 0.0);
 }
 
-std::vector<double> copy(const gpsx::ExecBuffer<double>& b) {  // CPU executor memory
+std::vector<double> copy(const gpsx::Buffer<double>& b) {  // CPU executor memory
   return std::vector<double>(b.data(), b.data() + b.size());
 }
 
@@ -68,7 +68,7 @@ TEST(SimSampling, SameSeedBitIdenticalOnOneAndAllThreads) {
   const SimSamples b = sample(all, task, ctrl, N, opt);
   ASSERT_EQ(a.X.size(), std::size_t(M) * N * T * 26);
   ASSERT_EQ(a.dO, 6 + 7);
-  const auto same = [](const gpsx::ExecBuffer<double>& x, const gpsx::ExecBuffer<double>& y) {
+  const auto same = [](const gpsx::Buffer<double>& x, const gpsx::Buffer<double>& y) {
     return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
   };
   EXPECT_TRUE(same(a.X, b.X));
@@ -78,7 +78,7 @@ TEST(SimSampling, SameSeedBitIdenticalOnOneAndAllThreads) {
   EXPECT_EQ(a.status, b.status);
   for (auto s : a.status) EXPECT_EQ(s, 0u);
   // observations [ee points (6), joint angles (7)] are those blocks of the state
-  for (std::size_t r = 0; r < a.X.size() / 26; ++r) {
+  for (std::int64_t r = 0; r < a.X.size() / 26; ++r) {
     const double* x = a.X.data() + r * 26;
     const double* o = a.obs.data() + r * 13;
     for (int i = 0; i < 6; ++i) ASSERT_EQ(o[i], x[14 + i]) << "row " << r;
@@ -191,7 +191,7 @@ TEST(SimSampling, ActionsClampedAtTheModelsLimits) {
   const int M = 2, N = 3, T = 6, dU = task.dU();
   const Executor ex = cpu_executor(1);
   ControllerBatch ctrl(ex, M, T, task.dX(), dU);  // K = 0, chol = 0
-  for (std::size_t i = 0; i < ctrl.k.size(); ++i)
+  for (std::int64_t i = 0; i < ctrl.k.size(); ++i)
     ctrl.k.data()[i] = ((i / dU) % 2 == 0 ? 1e4 : -1e4);  // +big at even t, -big at odd t
   task.model.chain.ctrl_range[0][0] = -5.0;
   task.model.chain.ctrl_range[0][1] = 7.0;
@@ -239,7 +239,7 @@ TEST(SimSampling, SimdPacksMatchPerRolloutPathBitwise) {
     const int T = 25;
     const Executor ex = cpu_executor(0);
     ControllerBatch ctrl = pd_controllers(ex, task, c.M, T);
-    for (std::size_t i = 0; i < ctrl.chol_pol_covar.size(); ++i)
+    for (std::int64_t i = 0; i < ctrl.chol_pol_covar.size(); ++i)
       ctrl.chol_pol_covar.data()[i] *= 30.0;
     if (c.nan_condition >= 0)
       task.conditions[c.nan_condition].q0[0] = std::numeric_limits<double>::quiet_NaN();
@@ -297,7 +297,7 @@ TEST(SimSampling, ReacherCostExpansionMatchesFiniteDifferences) {
   gpsx::envs::eval_sample_costs(ex, cost.model, s, costs, ws);
   for (auto st : costs.status) EXPECT_EQ(st, 0u);
   for (auto* b : {&costs.cs, &costs.cc, &costs.cv, &costs.Cm})
-    for (std::size_t i = 0; i < b->size(); ++i) ASSERT_TRUE(std::isfinite(b->data()[i]));
+    for (std::int64_t i = 0; i < b->size(); ++i) ASSERT_TRUE(std::isfinite(b->data()[i]));
 
   const int S = M * N;
   const std::size_t rows = static_cast<std::size_t>(S) * T;
@@ -380,7 +380,7 @@ TEST(SimSampling, CudaSamplesMatchTheCpu) {
   const SimSamples a = sample(cpu, task, pd_controllers(cpu, task, M, T), N, opt);
   const SimSamples b = sample(gpu, task, pd_controllers(gpu, task, M, T), N, opt);
   EXPECT_EQ(a.status, b.status);
-  const auto close = [&](const gpsx::ExecBuffer<double>& host, const gpsx::ExecBuffer<double>& dev) {
+  const auto close = [&](const gpsx::Buffer<double>& host, const gpsx::Buffer<double>& dev) {
     std::vector<double> d(dev.size());
     gpsx::download(gpu, dev.data(), d.size(), d.data());
     double scale = 0, worst = 0;

@@ -44,7 +44,7 @@ void check_out(const char* fn, const ControllerBatch& out) {
                                 std::to_string(out.dU));
 }
 
-void gather_status(const Executor& ex, const ExecBuffer<std::uint32_t>& s, int M,
+void gather_status(const Executor& ex, const Buffer<std::uint32_t>& s, int M,
                    std::uint32_t* status) {
   synchronize(ex);
   download(ex, s.data(), static_cast<std::size_t>(M), status);
@@ -58,12 +58,12 @@ void init_lqr(const Executor& ex, const lingauss::LqrInitSettings<double>& setti
   check_out("init_lqr", out);
   if (!x0 || !gains || !acc) throw std::invalid_argument("init_lqr: x0, gains, acc are required");
   const int M = out.M, dX = out.dX, dU = out.dU;
-  ExecBuffer<double> x0_d(ex, static_cast<std::size_t>(M) * dX), gains_d(ex, dU), acc_d(ex, dU);
+  Buffer<double> x0_d(ex, static_cast<std::size_t>(M) * dX), gains_d(ex, dU), acc_d(ex, dU);
   upload(ex, x0, x0_d.size(), x0_d.data());
   upload(ex, gains, gains_d.size(), gains_d.data());
   upload(ex, acc, acc_d.size(), acc_d.data());
-  ExecBuffer<double> scratch(ex, static_cast<std::size_t>(M) * lingauss::init_lqr_scratch_size(dX, dU));
-  ExecBuffer<std::uint32_t> st(ex, M);
+  Buffer<double> scratch(ex, static_cast<std::size_t>(M) * lingauss::init_lqr_scratch_size(dX, dU));
+  Buffer<std::uint32_t> st(ex, M);
   const lingauss::InitLqrBatch<double> f{out.T,         dX,           dU,          settings,
                                          x0_d.data(),   gains_d.data(), acc_d.data(), view(out),
                                          scratch.data(), st.data()};
@@ -79,9 +79,9 @@ void init_pd(const Executor& ex, const lingauss::PdInitSettings<double>& setting
                                 std::to_string(dQ) + ", dU " + std::to_string(out.dU));
   if (!x0) throw std::invalid_argument("init_pd: x0 is required");
   const int M = out.M;
-  ExecBuffer<double> x0_d(ex, static_cast<std::size_t>(M) * out.dX);
+  Buffer<double> x0_d(ex, static_cast<std::size_t>(M) * out.dX);
   upload(ex, x0, x0_d.size(), x0_d.data());
-  ExecBuffer<std::uint32_t> st(ex, M);
+  Buffer<std::uint32_t> st(ex, M);
   const lingauss::InitPdBatch<double> f{out.T, out.dX, out.dU, dQ, settings, x0_d.data(),
                                         view(out), st.data()};
   for_each(ex, M, f);

@@ -24,9 +24,9 @@ void generate_noise(const Executor& ex, const noise::NoiseSettings& settings, in
   if (settings.smooth && !(settings.sigma > 0))
     throw std::invalid_argument("generate_noise: sigma must be > 0 when smoothing, got " +
                                 std::to_string(settings.sigma));
-  ExecBuffer<double> scratch(ex, static_cast<std::size_t>(B) *
+  Buffer<double> scratch(ex, static_cast<std::size_t>(B) *
                                      noise::noise_scratch_size(T, settings));
-  ExecBuffer<std::uint32_t> st(ex, B);
+  Buffer<std::uint32_t> st(ex, B);
   const noise::ShapeNoiseBatch<double> f{T, dU, settings, noise, scratch.data(), st.data()};
   for_each(ex, B, f);
   synchronize(ex);

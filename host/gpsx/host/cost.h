@@ -33,7 +33,7 @@
 #include <string>
 #include <vector>
 
-#include "gpsx/host/exec_buffer.h"
+#include "gpsx/host/buffer.h"
 #include "gpsx/host/executor.h"
 #include "gpsx/kernels/cost.h"
 
@@ -106,15 +106,15 @@ CostTable compile_cost(const CostDesc& desc, int dX, int dU, int M);
 
 // A CostTable copied into executor memory; `model` points into it.
 struct CostModelStorage {
-  ExecBuffer<cost::Term<double>> terms;
-  ExecBuffer<double> params;
+  Buffer<cost::Term<double>> terms;
+  Buffer<double> params;
   cost::CostModel<double> model;
 };
 CostModelStorage make_cost_model(const Executor& ex, const CostTable& table);
 
 struct EvalCostWorkspace {
-  ExecBuffer<double> scratch;           // (M x T x EvalCost::scratch_size)
-  ExecBuffer<std::uint32_t> status_mt;  // (M x T)
+  Buffer<double> scratch;           // (M x T x EvalCost::scratch_size)
+  Buffer<std::uint32_t> status_mt;  // (M x T)
   std::vector<std::uint32_t> status_host;
 };
 

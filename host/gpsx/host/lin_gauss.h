@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gpsx/host/exec_buffer.h"
+#include "gpsx/host/buffer.h"
 #include "gpsx/host/executor.h"
 #include "gpsx/kernels/lin_gauss.h"
 
@@ -15,11 +15,11 @@ namespace gpsx {
 // condition first).
 struct ControllerBatch {
   int M = 0, T = 0, dX = 0, dU = 0;
-  ExecBuffer<double> K;               // (M x T x dU x dX)
-  ExecBuffer<double> k;               // (M x T x dU)
-  ExecBuffer<double> pol_covar;       // (M x T x dU x dU)
-  ExecBuffer<double> chol_pol_covar;  // (M x T x dU x dU) upper: C^T C = pol_covar
-  ExecBuffer<double> inv_pol_covar;   // (M x T x dU x dU)
+  Buffer<double> K;               // (M x T x dU x dX)
+  Buffer<double> k;               // (M x T x dU)
+  Buffer<double> pol_covar;       // (M x T x dU x dU)
+  Buffer<double> chol_pol_covar;  // (M x T x dU x dU) upper: C^T C = pol_covar
+  Buffer<double> inv_pol_covar;   // (M x T x dU x dU)
 
   ControllerBatch() = default;
   ControllerBatch(const Executor& ex, int M, int T, int dX, int dU);

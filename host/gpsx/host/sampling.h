@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gpsx/host/exec_buffer.h"
+#include "gpsx/host/buffer.h"
 #include "gpsx/host/executor.h"
 #include "gpsx/host/lin_gauss.h"
 #include "gpsx/kernels/noise.h"
@@ -23,8 +23,8 @@ struct SamplingOptions {
 };
 
 struct SamplingWorkspace {
-  ExecBuffer<double> scratch;         // (M x N x rollout scratch)
-  ExecBuffer<std::uint32_t> status;   // (M x N)
+  Buffer<double> scratch;         // (M x N x rollout scratch)
+  Buffer<std::uint32_t> status;   // (M x N)
   std::vector<std::uint32_t> status_host;
 };
 
