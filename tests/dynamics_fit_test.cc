@@ -391,8 +391,9 @@ TEST(DynamicsFit, ReusedEstepMatchesFreshEstep) {
   EXPECT_TRUE(near_rel(cov1, cov2, 1e-10, 1e-300, "dyn_covar"));
 }
 
-// One thread and two threads give bitwise the same batched prior fit; every condition of
-// a batch of identical conditions equals the others.
+// One thread, two threads, and chunks of one condition (the smallest workspace) give
+// bitwise the same batched prior fit; every condition of a batch of identical conditions
+// equals the others.
 TEST(DynamicsFit, SerialAndParallelExecutorsAgree) {
   const LinearSystem sys;
   const int dXU = sys.dX + sys.dU, T = sys.T, dX = sys.dX, N = 5, M = 3;
@@ -408,21 +409,25 @@ TEST(DynamicsFit, SerialAndParallelExecutorsAgree) {
   std::vector<int> a(P), assign;  // the same initial assignment for every condition
   gmm_random_assignment(cpu_executor(1), 3, 0, 1, P, K, a.data());
   for (int m = 0; m < M; ++m) assign.insert(assign.end(), a.begin(), a.end());
-  std::vector<double> out[2];
-  for (int threads = 1; threads <= 2; ++threads) {
+  std::vector<double> out[3];
+  for (int run = 0; run < 3; ++run) {
+    const int threads = run == 0 ? 1 : 2;
     DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), M, T, dX, sys.dU, s);
-    auto ws = workspace(prior, N, s);
+    // run 2: a budget below one condition, so every call works one condition at a time
+    std::vector<double> ws(dynamics_workspace_size(cpu_executor(2), prior, N, s,
+                                                   run == 2 ? 1 : kDefaultWorkspaceBudgetBytes));
     const auto g = dynamics_prior_update(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
                                          ws.data(), ws.size(), assign.data());
     for (int m = 0; m < M; ++m) ASSERT_EQ(g.status[m], kOk) << g.message[m];
     std::vector<double> Fm(M * T * dX * dXU), fv(M * T * dX), cov(M * T * dX * dX);
     ASSERT_TRUE(dynamics_fit_prior(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
                                    Fm.data(), fv.data(), cov.data(), ws.data(), ws.size()).all_ok());
-    out[threads - 1] = Fm;
-    out[threads - 1].insert(out[threads - 1].end(), cov.begin(), cov.end());
+    out[run] = Fm;
+    out[run].insert(out[run].end(), cov.begin(), cov.end());
     for (int i = 0; i < T * dX * dXU; ++i) ASSERT_EQ(Fm[i], Fm[2 * T * dX * dXU + i]);
   }
   EXPECT_EQ(out[0], out[1]);
+  EXPECT_EQ(out[0], out[2]);
 }
 
 // The same kernel in float on a well-conditioned system: agrees with double to float

@@ -214,6 +214,21 @@ TEST(Gmm, ClusterFactorKernel) {
   }
 }
 
+// A workspace below one condition's layout is refused with the size that is needed.
+TEST(Gmm, TooSmallWorkspaceNamesTheNeededSize) {
+  const Points data = points_of(gmm_reference()["data"]);
+  Fixture f(1, data.P, data.D, 3);
+  const std::size_t need = f.ws.size();
+  try {
+    gmm_update(f.ex, f.g, data.P, data.x.data(), 3, GmmSettings{}, f.ws.data(), need / 2);
+    FAIL() << "a half-size workspace was accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("gmm_update: workspace of " + std::to_string(need / 2)), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::to_string(need)), std::string::npos) << msg;
+  }
+}
+
 // An empty initial cluster has no mean: reported, not a crash.
 TEST(Gmm, EmptyInitialClusterIsReported) {
   const json& ref = gmm_reference();
