@@ -1,4 +1,4 @@
-#include "gpsx/envs/sim_sampling.h"
+#include "gpsx/host/sim_sampling.h"
 
 #include <algorithm>
 #include <chrono>
