@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gpsx/envs/sim.h"
+#include "gpsx/host/device.h"
 #include "gpsx/host/sim_sampling.h"
 #include "gpsx/envs/task.h"
 
@@ -366,7 +367,7 @@ TEST(SimSampling, ReacherCostExpansionMatchesFiniteDifferences) {
 TEST(SimSampling, CudaSamplesMatchTheCpu) {
   Executor gpu;
   try {
-    gpu = gpsx::envs::make_executor("cuda", 0, nullptr);
+    gpu = gpsx::make_executor(gpsx::DeviceChoice::kCuda, 0);
   } catch (const std::exception& e) {
     GTEST_SKIP() << e.what();
   }

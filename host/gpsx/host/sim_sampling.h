@@ -84,17 +84,4 @@ struct SampleCosts {
 void eval_sample_costs(const Executor& ex, const cost::CostModel<double>& cost,
                        const SimSamples& s, SampleCosts& out, EvalCostWorkspace& ws);
 
-// `gpsx sample`: init_lqr / init_pd controllers on the task's conditions, N samples
-// each, then the task cost. Timing covers sampling only (controller, noise, simulator).
-struct SampleReport {
-  std::string executor;
-  int M = 0, N = 0, T = 0;
-  double seconds = 0;
-  double samples_per_s = 0;           // M x N x T steps / s
-  std::vector<double> mean_cost;      // (M) mean over samples of the summed per-step cost
-  std::vector<std::uint32_t> status;  // (M)
-};
-SampleReport run_sample(const Task& task, const Executor& ex, int M, int N, int T,
-                        const std::string& init, std::uint64_t seed);
-
 }  // namespace gpsx::envs
