@@ -99,7 +99,7 @@ Task load_task(const std::string& path) {
     }
   }
   if (root["ee_sites"])
-    for (const auto& s : root["ee_sites"]) t.ee_sites.push_back(t.model.site_index(s.as<std::string>()));
+    for (const auto& s : root["ee_sites"]) t.ee_sites.push_back(t.model.attach_site(s.as<std::string>()));
   const int nv = t.model.nv();
   const size_t nee = t.ee_sites.size();
   if (root["conditions"]) {
