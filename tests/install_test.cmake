@@ -1,6 +1,7 @@
 # ctest install.consumer: installs the build into a fresh prefix, builds and runs
 # tests/install_consumer against it (find_package(gpsx)), and runs the installed gpsx
-# from another working directory. Arguments: BIN, SRC, WORK, GENERATOR, CXX, LAUNCHER.
+# from another working directory. Arguments: BIN, SRC, WORK, LIBDIR, GENERATOR, CXX,
+# LAUNCHER.
 function(run)
   cmake_parse_arguments(A "" "DIR;EXPECT" "COMMAND" ${ARGN})
   execute_process(COMMAND ${A_COMMAND} WORKING_DIRECTORY ${A_DIR}
@@ -20,8 +21,8 @@ file(MAKE_DIRECTORY ${WORK}/run)
 run(DIR ${WORK} COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${prefix})
 foreach(f bin/gpsx include/gpsx/host/executor.h include/gpsx/envs/task.h
           include/gpsx/kernels/rigid_body.h include/gpsx/cuda/runtime.h
-          share/gpsx/models/pointmass.yaml lib/cmake/gpsx/gpsxConfig.cmake
-          lib/cmake/gpsx/gpsxConfigVersion.cmake)
+          share/gpsx/models/pointmass.yaml ${LIBDIR}/cmake/gpsx/gpsxConfig.cmake
+          ${LIBDIR}/cmake/gpsx/gpsxConfigVersion.cmake)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "not installed: ${prefix}/${f}")
   endif()
