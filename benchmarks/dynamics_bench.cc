@@ -95,25 +95,28 @@ UpdateTimes run_update(const gpsx::Executor& ex, int M, const std::vector<double
   s.min_samples_per_cluster = 40;
   s.max_samples = 20;
   s.gmm.seed = 1;
-  gpsx::DynamicsPrior prior = gpsx::make_dynamics_prior(M, T, dX, dU, s);
+  gpsx::DynamicsPrior prior = gpsx::make_dynamics_prior(ex, M, T, dX, dU, s);
+  std::vector<double> ws(gpsx::dynamics_workspace_size(ex, prior, N, s));  // once per run
   std::vector<double> Fm(static_cast<std::size_t>(M) * T * dX * (dX + dU)), fv(M * T * dX),
       cov(static_cast<std::size_t>(M) * T * dX * dX), x0mu(M * dX), x0sigma(M * dX * dX);
   UpdateTimes r;
   auto t0 = Clock::now();
   double c0 = thread_cpu_seconds();
-  const auto em = gpsx::dynamics_prior_update(ex, s, prior, N, X.data(), U.data());
+  const auto em =
+      gpsx::dynamics_prior_update(ex, s, prior, N, X.data(), U.data(), ws.data(), ws.size());
   r.prior = seconds_since(t0);
   r.prior_cpu = thread_cpu_seconds() - c0;
   t0 = Clock::now();
   c0 = thread_cpu_seconds();
   const auto fit = gpsx::dynamics_fit_prior(ex, s, prior, N, X.data(), U.data(), Fm.data(),
-                                            fv.data(), cov.data());
+                                            fv.data(), cov.data(), ws.data(), ws.size());
   r.fit = seconds_since(t0);
   r.fit_cpu = thread_cpu_seconds() - c0;
   t0 = Clock::now();
   c0 = thread_cpu_seconds();
   const auto ist = gpsx::dynamics_initial_state(ex, s, &prior, M, N, T, dX, X.data(), 1e-6,
-                                                x0mu.data(), x0sigma.data());
+                                                x0mu.data(), x0sigma.data(), ws.data(),
+                                                ws.size());
   r.init = seconds_since(t0);
   r.init_cpu = thread_cpu_seconds() - c0;
   r.em_iterations = em.max_iterations();
@@ -162,9 +165,10 @@ int main(int argc, char** argv) {
       s.max_samples = 20;
       s.gmm.seed = 1;
       s.gmm.max_iterations = maxit;
-      gpsx::DynamicsPrior prior = gpsx::make_dynamics_prior(1, T, dX, dU, s);
+      gpsx::DynamicsPrior prior = gpsx::make_dynamics_prior(one, 1, T, dX, dU, s);
+      std::vector<double> ws(gpsx::dynamics_workspace_size(one, prior, N, s));
       const double c0 = thread_cpu_seconds();
-      gpsx::dynamics_prior_update(one, s, prior, N, X.data(), U.data());
+      gpsx::dynamics_prior_update(one, s, prior, N, X.data(), U.data(), ws.data(), ws.size());
       bestc = std::min(bestc, thread_cpu_seconds() - c0);
     }
     return bestc;

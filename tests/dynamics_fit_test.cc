@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -27,6 +28,14 @@ using test::near_rel;
 constexpr double kRtolStoredPrior = 1e-8;  // regression with the stored prior, DynamicsLR
 constexpr double kRtolGmm = 1e-8;          // GMM EM from the stored init assignment
 constexpr double kRtolOwnEm = 1e-6;        // dynamics fit after running our own EM
+
+// A caller-sized workspace for batches of N trajectories, for executors of up to 2 threads.
+std::vector<double> workspace(const DynamicsPrior& p, int N, const DynamicsPriorSettings& s) {
+  return std::vector<double>(dynamics_workspace_size(cpu_executor(2), p, N, s));
+}
+std::vector<double> lr_workspace(int M, int N, int T, int dX, int dU) {
+  return std::vector<double>(dynamics_fit_lr_workspace_size(cpu_executor(2), M, N, T, dX, dU));
+}
 
 // Absolute floor only for arrays that are exactly zero (README).
 double zero_floor(const std::vector<double>& ref) {
@@ -60,9 +69,10 @@ void run_lr_case(const json& c) {
   const auto x = flatten(X), u = flatten(U);
   const int dXU = d.dX + d.dU;
   std::vector<double> Fm(d.T * d.dX * dXU, -1), fv(d.T * d.dX, -1), cov(d.T * d.dX * d.dX, -1);
+  auto ws = lr_workspace(1, d.N, d.T, d.dX, d.dU);
   const auto rep = dynamics_fit_lr(cpu_executor(2), 1, d.N, d.T, d.dX, d.dU, x.data(), u.data(),
                                    c["settings"]["regularization"].get<double>(), Fm.data(),
-                                   fv.data(), cov.data());
+                                   fv.data(), cov.data(), ws.data(), ws.size());
   ASSERT_TRUE(rep.all_ok()) << rep.message[0];
   EXPECT_TRUE(close(Fm, c["outputs"]["Fm"], kRtolStoredPrior, "Fm"));
   EXPECT_TRUE(close(fv, c["outputs"]["fv"], kRtolStoredPrior, "fv"));
@@ -110,8 +120,13 @@ void run_prior_case(const json& c) {
   s.gmm.warmstart = set["gmm"]["warmstart"].get<bool>();
 
   const Dims d0 = dims_of(ref["data"]["X"], ref["data"]["U"]);
-  DynamicsPrior prior = make_dynamics_prior(1, d0.T, d0.dX, d0.dU, s);
+  DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), 1, d0.T, d0.dX, d0.dU, s);
   const int D = prior.D(), dXU = d0.dX + d0.dU;
+  int max_n = 0;
+  for (const json& step : c["steps"])
+    max_n = std::max(max_n, dims_of(step["batch_X"].is_string() ? ref["data"]["X"] : step["batch_X"],
+                                    step["batch_U"].is_string() ? ref["data"]["U"] : step["batch_U"]).N);
+  auto ws = workspace(prior, max_n, s);
   for (const json& step : c["steps"]) {
     const std::string what = "batch " + std::to_string(step["batch"].get<int>());
     SCOPED_TRACE(what);
@@ -125,6 +140,7 @@ void run_prior_case(const json& c) {
     std::vector<int> assign;
     if (!em["init_assignment"].is_null()) assign = em["init_assignment"].get<std::vector<int>>();
     const auto rep = dynamics_prior_update(cpu_executor(1), s, prior, d.N, x.data(), u.data(),
+                                           ws.data(), ws.size(),
                                            assign.empty() ? nullptr : assign.data());
     ASSERT_EQ(rep.status[0], kOk) << rep.message[0];
     EXPECT_EQ(prior.count, step["prior_dataset_samples"].get<int>());
@@ -135,17 +151,18 @@ void run_prior_case(const json& c) {
     EXPECT_EQ(std::string(gmm::em_stop_name(rep.stop[0])), em["stop_reason"].get<std::string>());
     EXPECT_TRUE(near_rel(rep.loglik.data(), ll, kRtolGmm, 1e-300, "loglik"));
     const json& g = step["gmm_after_update"];
-    EXPECT_TRUE(close(prior.gmm.mu, g["mu"], kRtolGmm, "gmm mu"));
-    EXPECT_TRUE(close(prior.gmm.sigma, g["sigma"], kRtolGmm, "gmm sigma"));
-    EXPECT_TRUE(close(prior.gmm.logmass, g["logmass"], kRtolGmm, "gmm logmass"));
-    EXPECT_TRUE(close(prior.gmm.mass, g["mass"], kRtolGmm, "gmm mass"));
-    EXPECT_EQ(prior.gmm.N0[0], g["N_at_init"].get<double>());
+    const GmmParameters gp = gmm_parameters(cpu_executor(1), prior.gmm);
+    EXPECT_TRUE(close(gp.mu, g["mu"], kRtolGmm, "gmm mu"));
+    EXPECT_TRUE(close(gp.sigma, g["sigma"], kRtolGmm, "gmm sigma"));
+    EXPECT_TRUE(close(gp.logmass, g["logmass"], kRtolGmm, "gmm logmass"));
+    EXPECT_TRUE(close(gp.mass, g["mass"], kRtolGmm, "gmm mass"));
+    EXPECT_EQ(gp.N0[0], g["N_at_init"].get<double>());
 
     // Fit with our GMM, prior evaluated at every step.
     std::vector<double> Fm(d.T * d.dX * dXU, -1), fv(d.T * d.dX, -1), cov(d.T * d.dX * d.dX, -1);
     std::vector<double> mu0(d.T * D), Phi(d.T * D * D), m(d.T), n0(d.T);
     const auto fit = dynamics_fit_prior(cpu_executor(2), s, prior, d.N, x.data(), u.data(),
-                                        Fm.data(), fv.data(), cov.data(),
+                                        Fm.data(), fv.data(), cov.data(), ws.data(), ws.size(),
                                         {mu0.data(), Phi.data(), m.data(), n0.data()});
     ASSERT_TRUE(fit.all_ok()) << fit.message[0];
     std::vector<double> ref_mu0, ref_Phi, ref_m, ref_n0;
@@ -174,7 +191,7 @@ void run_prior_case(const json& c) {
     double pm = 0, pn0 = 0;
     const auto ist = dynamics_initial_state(cpu_executor(1), s, &prior, 1, d.N, d.T, d.dX,
                                             x.data(), x0e["initial_state_var"].get<double>(),
-                                            x0mu.data(), x0sigma.data(),
+                                            x0mu.data(), x0sigma.data(), ws.data(), ws.size(),
                                             {pmu0.data(), pPhi.data(), &pm, &pn0});
     ASSERT_TRUE(ist.all_ok()) << ist.message[0];
     const json& is = step["initial_state"];
@@ -266,8 +283,10 @@ TEST(DynamicsFit, RecoversKnownLinearGaussianSystem) {
   s.min_samples_per_cluster = 20;
   std::vector<double> X, U;
   sys.sample(20, 99, X, U);
-  DynamicsPrior prior = make_dynamics_prior(1, T, dX, sys.dU, s);
-  ASSERT_EQ(dynamics_prior_update(cpu_executor(2), s, prior, 20, X.data(), U.data()).status[0], kOk);
+  DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), 1, T, dX, sys.dU, s);
+  auto ws = workspace(prior, 100000, s);
+  ASSERT_EQ(dynamics_prior_update(cpu_executor(2), s, prior, 20, X.data(), U.data(), ws.data(),
+                                  ws.size()).status[0], kOk);
 
   double prev_lr = INFINITY, prev_prior = INFINITY;
   for (int N : {100, 1000, 10000, 100000}) {
@@ -276,9 +295,11 @@ TEST(DynamicsFit, RecoversKnownLinearGaussianSystem) {
     double err_lr = 0, err_prior = 0;
     for (int pass = 0; pass < 2; ++pass) {
       const auto rep = pass == 0 ? dynamics_fit_lr(cpu_executor(2), 1, N, T, dX, sys.dU, X.data(),
-                                                   U.data(), 0.0, Fm.data(), fv.data(), cov.data())
+                                                   U.data(), 0.0, Fm.data(), fv.data(), cov.data(),
+                                                   ws.data(), ws.size())
                                  : dynamics_fit_prior(cpu_executor(2), s, prior, N, X.data(),
-                                                      U.data(), Fm.data(), fv.data(), cov.data());
+                                                      U.data(), Fm.data(), fv.data(), cov.data(),
+                                                      ws.data(), ws.size());
       ASSERT_TRUE(rep.all_ok()) << rep.message[0];
       double err = 0;
       for (int t = 0; t + 1 < T; ++t) {
@@ -312,8 +333,9 @@ TEST(DynamicsFit, FaultyConditionDoesNotStopTheBatch) {
   // condition 1, last sample (the prior keeps only the newest max_samples - 1)
   Xb[X.size() + (N - 1) * T * dX + 4] = std::nan("");
   std::vector<double> Fm(M * T * dX * dXU), fv(M * T * dX), cov(M * T * dX * dX);
+  auto lws = lr_workspace(M, N, T, dX, sys.dU);
   auto rep = dynamics_fit_lr(cpu_executor(2), M, N, T, dX, sys.dU, Xb.data(), Ub.data(), 1e-6,
-                             Fm.data(), fv.data(), cov.data());
+                             Fm.data(), fv.data(), cov.data(), lws.data(), lws.size());
   EXPECT_EQ(rep.status[0], kOk);
   EXPECT_NE(rep.status[1] & kNonFinite, 0u) << rep.message[1];
   EXPECT_NE(rep.message[1].find("condition 1"), std::string::npos);
@@ -322,18 +344,20 @@ TEST(DynamicsFit, FaultyConditionDoesNotStopTheBatch) {
 
   // One trajectory: too few samples.
   rep = dynamics_fit_lr(cpu_executor(1), 1, 1, T, dX, sys.dU, X.data(), U.data(), 1e-6,
-                        Fm.data(), fv.data(), cov.data());
+                        Fm.data(), fv.data(), cov.data(), lws.data(), lws.size());
   EXPECT_NE(rep.status[0] & kTooFewSamples, 0u);
 
   // Prior path: NaN in one condition's prior data is reported by the GMM update.
   DynamicsPriorSettings s;
-  DynamicsPrior prior = make_dynamics_prior(M, T, dX, sys.dU, s);
-  const auto grep = dynamics_prior_update(cpu_executor(2), s, prior, N, Xb.data(), Ub.data());
+  DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), M, T, dX, sys.dU, s);
+  auto ws = workspace(prior, N, s);
+  const auto grep = dynamics_prior_update(cpu_executor(2), s, prior, N, Xb.data(), Ub.data(),
+                                          ws.data(), ws.size());
   EXPECT_EQ(grep.status[0], kOk) << grep.message[0];
   EXPECT_EQ(grep.status[1], kNonFinite);
   EXPECT_EQ(grep.status[2], kOk) << grep.message[2];
   rep = dynamics_fit_prior(cpu_executor(2), s, prior, N, Xb.data(), Ub.data(), Fm.data(),
-                           fv.data(), cov.data());
+                           fv.data(), cov.data(), ws.data(), ws.size());
   EXPECT_EQ(rep.status[0], kOk) << rep.message[0];
   EXPECT_NE(rep.status[1], kOk);
   EXPECT_EQ(rep.status[2], kOk) << rep.message[2];
@@ -348,18 +372,20 @@ TEST(DynamicsFit, ReusedEstepMatchesFreshEstep) {
   const Dims d = dims_of(X, U);
   const auto x = flatten(X), u = flatten(U);
   DynamicsPriorSettings s;
-  DynamicsPrior prior = make_dynamics_prior(1, d.T, d.dX, d.dU, s);
-  const auto rep = dynamics_prior_update(cpu_executor(1), s, prior, d.N, x.data(), u.data());
+  DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), 1, d.T, d.dX, d.dU, s);
+  auto ws = workspace(prior, d.N, s);
+  const auto rep = dynamics_prior_update(cpu_executor(1), s, prior, d.N, x.data(), u.data(),
+                                         ws.data(), ws.size());
   ASSERT_EQ(rep.status[0], kOk) << rep.message[0];
   ASSERT_TRUE(prior.logobs_valid[0]) << "EM should stop by convergence here";
   const int dXU = d.dX + d.dU;
   std::vector<double> Fm1(d.T * d.dX * dXU), fv1(d.T * d.dX), cov1(d.T * d.dX * d.dX);
   std::vector<double> Fm2 = Fm1, fv2 = fv1, cov2 = cov1;
   ASSERT_TRUE(dynamics_fit_prior(cpu_executor(1), s, prior, d.N, x.data(), u.data(), Fm1.data(),
-                                 fv1.data(), cov1.data()).all_ok());
+                                 fv1.data(), cov1.data(), ws.data(), ws.size()).all_ok());
   prior.logobs_valid[0] = 0;
   ASSERT_TRUE(dynamics_fit_prior(cpu_executor(1), s, prior, d.N, x.data(), u.data(), Fm2.data(),
-                                 fv2.data(), cov2.data()).all_ok());
+                                 fv2.data(), cov2.data(), ws.data(), ws.size()).all_ok());
   EXPECT_TRUE(near_rel(Fm1, Fm2, 1e-10, 1e-300, "Fm"));
   EXPECT_TRUE(near_rel(fv1, fv2, 1e-10, 1e-300, "fv"));
   EXPECT_TRUE(near_rel(cov1, cov2, 1e-10, 1e-300, "dyn_covar"));
@@ -380,17 +406,18 @@ TEST(DynamicsFit, SerialAndParallelExecutorsAgree) {
   s.min_samples_per_cluster = 10;
   const int P = N * (T - 1), K = dynamics_prior_clusters(s, N, T);
   std::vector<int> a(P), assign;  // the same initial assignment for every condition
-  gmm_random_assignment(3, 0, 1, P, K, a.data());
+  gmm_random_assignment(cpu_executor(1), 3, 0, 1, P, K, a.data());
   for (int m = 0; m < M; ++m) assign.insert(assign.end(), a.begin(), a.end());
   std::vector<double> out[2];
   for (int threads = 1; threads <= 2; ++threads) {
-    DynamicsPrior prior = make_dynamics_prior(M, T, dX, sys.dU, s);
+    DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), M, T, dX, sys.dU, s);
+    auto ws = workspace(prior, N, s);
     const auto g = dynamics_prior_update(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
-                                         assign.data());
+                                         ws.data(), ws.size(), assign.data());
     for (int m = 0; m < M; ++m) ASSERT_EQ(g.status[m], kOk) << g.message[m];
     std::vector<double> Fm(M * T * dX * dXU), fv(M * T * dX), cov(M * T * dX * dX);
     ASSERT_TRUE(dynamics_fit_prior(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
-                                   Fm.data(), fv.data(), cov.data()).all_ok());
+                                   Fm.data(), fv.data(), cov.data(), ws.data(), ws.size()).all_ok());
     out[threads - 1] = Fm;
     out[threads - 1].insert(out[threads - 1].end(), cov.begin(), cov.end());
     for (int i = 0; i < T * dX * dXU; ++i) ASSERT_EQ(Fm[i], Fm[2 * T * dX * dXU + i]);
@@ -446,8 +473,10 @@ TEST(DynamicsFit, SimdPacksMatchScalarBitwise) {
   }
   DynamicsPriorSettings s;
   s.min_samples_per_cluster = 10;
-  DynamicsPrior prior = make_dynamics_prior(M, T, dX, dU, s);
-  const auto g = dynamics_prior_update(cpu_executor(1), s, prior, N, Xb.data(), Ub.data());
+  DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), M, T, dX, dU, s);
+  auto ws = workspace(prior, N, s);
+  const auto g = dynamics_prior_update(cpu_executor(1), s, prior, N, Xb.data(), Ub.data(),
+                                       ws.data(), ws.size());
   for (int m = 0; m < M; ++m) ASSERT_EQ(g.status[m], kOk) << g.message[m];
   std::vector<double> batch = Xb;
   batch[((1 * N + 2) * T + 5) * dX + 1] = std::nan("");  // condition 1, steps 4 and 5
@@ -459,7 +488,7 @@ TEST(DynamicsFit, SimdPacksMatchScalarBitwise) {
       std::vector<double> Fm(M * T * dX * dXU), fv(M * T * dX), cov(M * T * dX * dX),
           mu0(M * T * D), Phi(M * T * D * D), mm(M * T), n0(M * T);
       const auto rep = dynamics_fit_prior(cpu_executor(1), s, prior, N, X->data(), Ub.data(),
-                                          Fm.data(), fv.data(), cov.data(),
+                                          Fm.data(), fv.data(), cov.data(), ws.data(), ws.size(),
                                           {mu0.data(), Phi.data(), mm.data(), n0.data()});
       status[packs] = rep.status;
       for (const auto* v : {&Fm, &fv, &cov, &mu0, &Phi, &mm, &n0})
@@ -506,7 +535,8 @@ TEST(DynamicsPrior, ClusterCountAndTrimming) {
   EXPECT_EQ(dynamics_prior_clusters(s, 1, 10), 2);     // at least 2
   EXPECT_EQ(dynamics_prior_clusters(s, 19, 100), 20);  // at most max_clusters
   s.max_samples = 4;                                   // keeps the newest 3
-  DynamicsPrior p = make_dynamics_prior(1, 3, 1, 1, s);
+  DynamicsPrior p = make_dynamics_prior(cpu_executor(1), 1, 3, 1, 1, s);
+  auto ws = workspace(p, 2, s);
   for (int batch = 0; batch < 3; ++batch) {
     std::vector<double> X(2 * 3), U(2 * 3);
     for (int n = 0; n < 2; ++n)
@@ -514,7 +544,7 @@ TEST(DynamicsPrior, ClusterCountAndTrimming) {
         X[n * 3 + t] = 10 * batch + n + 0.1 * t;
         U[n * 3 + t] = std::sin(X[n * 3 + t] * 7.0);
       }
-    dynamics_prior_update(cpu_executor(1), s, p, 2, X.data(), U.data());
+    dynamics_prior_update(cpu_executor(1), s, p, 2, X.data(), U.data(), ws.data(), ws.size());
   }
   ASSERT_EQ(p.count, 3);
   EXPECT_EQ(p.X[0], 11.0);  // batch 1 sample 1, then batch 2 samples 0 and 1

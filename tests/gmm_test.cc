@@ -5,11 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "gpsx/kernels/gmm.h"
+#include "gpsx/kernels/gmm_batch.h"
 #include "gpsx_test/reference.h"
 
 namespace gpsx {
@@ -52,20 +53,34 @@ void expect_em(const GmmUpdateReport& rep, const json& em, const std::string& wh
 }
 
 void expect_result(const GmmState& g, const json& r, const std::string& what) {
-  EXPECT_TRUE(near_rel(g.mu, flatten(r["mu"]), kRtol, 1e-300, what + " mu"));
-  EXPECT_TRUE(near_rel(g.sigma, flatten(r["sigma"]), kRtol, 1e-300, what + " sigma"));
-  EXPECT_TRUE(near_rel(g.logmass, flatten(r["logmass"]), kRtol, 1e-300, what + " logmass"));
-  EXPECT_TRUE(near_rel(g.mass, flatten(r["mass"]), kRtol, 1e-300, what + " mass"));
-  EXPECT_EQ(g.N0[0], r["N_at_init"].get<double>()) << what;
+  const GmmParameters p = gmm_parameters(cpu_executor(1), g);
+  EXPECT_TRUE(near_rel(p.mu, flatten(r["mu"]), kRtol, 1e-300, what + " mu"));
+  EXPECT_TRUE(near_rel(p.sigma, flatten(r["sigma"]), kRtol, 1e-300, what + " sigma"));
+  EXPECT_TRUE(near_rel(p.logmass, flatten(r["logmass"]), kRtol, 1e-300, what + " logmass"));
+  EXPECT_TRUE(near_rel(p.mass, flatten(r["mass"]), kRtol, 1e-300, what + " mass"));
+  EXPECT_EQ(p.N0[0], r["N_at_init"].get<double>()) << what;
 }
 
-GmmUpdateReport run_update(GmmState& g, const Points& p, int K, int maxit, const json& assign) {
+// One mixture per condition with room for K clusters and a workspace for P points.
+struct Fixture {
+  Executor ex;
+  GmmState g;
+  std::vector<double> ws;
+  Fixture(int M, int P, int D, int K, int threads = 1, std::size_t budget = kDefaultWorkspaceBudgetBytes)
+      : ex(cpu_executor(threads)), g(make_gmm_state(ex, M, K, D)),
+        ws(gmm_workspace_size(ex, M, P, D, K, budget)) {}
+  GmmUpdateReport update(int P, const double* x, int K, const GmmSettings& s,
+                         const int* assignment = nullptr) {
+    return gmm_update(ex, g, P, x, K, s, ws.data(), ws.size(), assignment);
+  }
+};
+
+GmmUpdateReport run_update(Fixture& f, const Points& p, int K, int maxit, const json& assign) {
   GmmSettings s;
   s.max_iterations = maxit;
   std::vector<int> a;
   if (!assign.is_null()) a = assign.get<std::vector<int>>();
-  return gmm_update(cpu_executor(1), g, 1, p.P, p.D, p.x.data(), K, s,
-                    a.empty() ? nullptr : a.data());
+  return f.update(p.P, p.x.data(), K, s, a.empty() ? nullptr : a.data());
 }
 
 TEST(GmmGolden, EveryCase) {
@@ -77,18 +92,19 @@ TEST(GmmGolden, EveryCase) {
     const std::string name = c["name"].get<std::string>();
     SCOPED_TRACE(name);
     const int K = c["K"].get<int>();
-    GmmState g;
+    Fixture f(1, std::max(data.P, query.P), data.D, K);
+    const GmmState& g = f.g;
     if (c.contains("first")) {
       // Warm start: two updates on the same GMM.
       for (const char* phase : {"first", "second"}) {
         const json& u = c[phase];
         const Points d = u["data"].is_string() ? data : points_of(u["data"]);
-        const auto rep = run_update(g, d, K, u["max_iterations"].get<int>(),
+        const auto rep = run_update(f, d, K, u["max_iterations"].get<int>(),
                                     u["em"]["init_assignment"]);
         expect_em(rep, u["em"], name + "/" + phase);
       }
     } else {
-      const auto rep = run_update(g, data, K, c["max_iterations"].get<int>(),
+      const auto rep = run_update(f, data, K, c["max_iterations"].get<int>(),
                                   c["em"]["init_assignment"]);
       expect_em(rep, c["em"], name);
     }
@@ -97,7 +113,7 @@ TEST(GmmGolden, EveryCase) {
     if (c.contains("estep_logobs")) {
       std::vector<double> logobs(static_cast<std::size_t>(data.P) * K);
       std::uint32_t st = 0;
-      gmm_estep(cpu_executor(1), g, data.P, data.x.data(), logobs.data(), &st);
+      gmm_estep(f.ex, g, 0, 1, data.P, data.x.data(), logobs.data(), &st, f.ws.data(), f.ws.size());
       EXPECT_EQ(st, kOk);
       EXPECT_TRUE(near_rel(logobs, flatten(c["estep_logobs"]), kRtol, 1e-300, name + " estep"));
     }
@@ -106,8 +122,9 @@ TEST(GmmGolden, EveryCase) {
       std::vector<double> mu0(data.D), Phi(data.D * data.D), logwts(K);
       double m = 0, n0 = 0;
       std::uint32_t st = 0;
-      gmm_inference(cpu_executor(1), g, query.P, query.x.data(), 1.0, mu0.data(), Phi.data(),
-                    &m, &n0, logwts.data(), &st);
+      gmm_inference(f.ex, g, query.P, query.x.data(), 1.0,
+                    GmmInferenceOut{mu0.data(), Phi.data(), &m, &n0, logwts.data(), &st},
+                    f.ws.data(), f.ws.size());
       EXPECT_EQ(st, kOk);
       EXPECT_TRUE(near_rel(mu0, flatten(q["mu0"]), kRtol, 1e-300, name + " mu0"));
       EXPECT_TRUE(near_rel(Phi, flatten(q["Phi"]), kRtol, 1e-300, name + " Phi"));
@@ -127,8 +144,9 @@ TEST(Gmm, BatchedConditionsAreIndependent) {
   const int K = c["K"].get<int>(), maxit = c["max_iterations"].get<int>();
   const auto a = c["em"]["init_assignment"].get<std::vector<int>>();
 
-  GmmState single;
-  run_update(single, data, K, maxit, c["em"]["init_assignment"]);
+  Fixture one(1, data.P, data.D, K);
+  run_update(one, data, K, maxit, c["em"]["init_assignment"]);
+  const GmmParameters single = gmm_parameters(one.ex, one.g);
 
   const int M = 4, bad = 2;
   std::vector<double> x;
@@ -138,10 +156,13 @@ TEST(Gmm, BatchedConditionsAreIndependent) {
     assign.insert(assign.end(), a.begin(), a.end());
   }
   x[static_cast<std::size_t>(bad) * data.P * data.D + 7] = std::nan("");
-  GmmState g;
+  // A budget of about two conditions per chunk: chunks must not change any result.
+  const std::size_t two = gmm_workspace_size(cpu_executor(2), 2, data.P, data.D, K) * sizeof(double);
+  Fixture batch(M, data.P, data.D, K, 2, two);
   GmmSettings s;
   s.max_iterations = maxit;
-  const auto rep = gmm_update(cpu_executor(2), g, M, data.P, data.D, x.data(), K, s, assign.data());
+  const auto rep = batch.update(data.P, x.data(), K, s, assign.data());
+  const GmmParameters g = gmm_parameters(batch.ex, batch.g);
   for (int m = 0; m < M; ++m) {
     if (m == bad) {
       EXPECT_EQ(rep.status[m], kNonFinite);
@@ -163,8 +184,9 @@ TEST(Gmm, ClusterFactorKernel) {
   const json& ref = gmm_reference();
   const json& c = ref["cases"][3];
   const Points data = points_of(ref["data"]);
-  GmmState g;
-  run_update(g, data, c["K"].get<int>(), c["max_iterations"].get<int>(), c["em"]["init_assignment"]);
+  Fixture f(1, data.P, data.D, c["K"].get<int>());
+  GmmState& g = f.g;
+  run_update(f, data, c["K"].get<int>(), c["max_iterations"].get<int>(), c["em"]["init_assignment"]);
   const int K = g.K, D = g.D;
   std::vector<double> chol(K * D * D), logc(K);
   std::vector<std::uint32_t> st(K, 99);
@@ -198,9 +220,8 @@ TEST(Gmm, EmptyInitialClusterIsReported) {
   const Points data = points_of(ref["data"]);
   std::vector<int> a(data.P, 0);
   a[0] = 1;  // cluster 2 of K = 3 stays empty
-  GmmState g;
-  const auto rep = gmm_update(cpu_executor(1), g, 1, data.P, data.D, data.x.data(), 3,
-                              GmmSettings{}, a.data());
+  Fixture f(1, data.P, data.D, 3);
+  const auto rep = f.update(data.P, data.x.data(), 3, GmmSettings{}, a.data());
   EXPECT_EQ(rep.status[0], kTooFewSamples);
   EXPECT_NE(rep.message[0].find("no points"), std::string::npos);
 }
@@ -209,10 +230,11 @@ TEST(Gmm, EmptyInitialClusterIsReported) {
 // log-likelihood until it stops.
 TEST(Gmm, SeededInitialAssignment) {
   std::vector<int> a(2 * 500), b(2 * 500);
-  gmm_random_assignment(42, 0, 2, 500, 7, a.data());
-  gmm_random_assignment(42, 0, 2, 500, 7, b.data());
+  const Executor ex = cpu_executor(2);
+  gmm_random_assignment(ex, 42, 0, 2, 500, 7, a.data());
+  gmm_random_assignment(ex, 42, 0, 2, 500, 7, b.data());
   EXPECT_EQ(a, b);
-  gmm_random_assignment(42, 1, 2, 500, 7, b.data());
+  gmm_random_assignment(ex, 42, 1, 2, 500, 7, b.data());
   EXPECT_NE(a, b);
   std::vector<int> hist(7, 0);
   for (int v : a) {
@@ -223,12 +245,13 @@ TEST(Gmm, SeededInitialAssignment) {
   for (int h : hist) EXPECT_GT(h, 100);  // ~143 expected per bin
 
   const Points data = points_of(gmm_reference()["data"]);
-  GmmState g;
+  Fixture f(1, data.P, data.D, 3);
   GmmSettings s;
   s.seed = 7;
-  const auto rep = gmm_update(cpu_executor(1), g, 1, data.P, data.D, data.x.data(), 3, s);
+  const auto rep = f.update(data.P, data.x.data(), 3, s);
   ASSERT_EQ(rep.status[0], kOk) << rep.message[0];
-  EXPECT_EQ(rep.init_assignment.size(), static_cast<std::size_t>(data.P));
+  EXPECT_TRUE(rep.reinitialised);
+  EXPECT_EQ(f.g.initialisations, 1u);
   for (int i = 1; i + 1 < rep.iterations[0]; ++i) EXPECT_GE(rep.loglik[i], rep.loglik[i - 1]);
 }
 

@@ -4,8 +4,6 @@
 #include <cuda_runtime_api.h>
 #include <cusolverDn.h>
 
-#include <vector>
-
 #include "gpsx/cuda/check.h"
 #include "gpsx/cuda/dynamics_cuda.h"
 
@@ -56,29 +54,26 @@ void gemm_strided_batched(Stream stream, bool trans_a, bool trans_b, int m, int 
       n, m, k, &one, B, ldb, stride_b, A, lda, stride_a, &beta, C, ldc, stride_c, batch));
 }
 
-void cholesky_lower_batched(Stream stream, int n, double* A, int batch, int* info) {
+namespace {
+// ptrs[b] = A + b n n: the pointer array cuSOLVER's batched factorisation reads.
+__global__ void matrix_pointers_kernel(double* A, std::int64_t stride, int batch, double** ptrs) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b < batch) ptrs[b] = A + b * stride;
+}
+}  // namespace
+
+void cholesky_lower_batched(Stream stream, int n, double* A, int batch, int* info,
+                            double** ptrs) {
   if (batch <= 0) return;
   const auto s = static_cast<cudaStream_t>(stream.handle);
-  std::vector<double*> host_ptrs(batch);
-  for (int b = 0; b < batch; ++b) host_ptrs[b] = A + static_cast<std::size_t>(b) * n * n;
-  double** ptrs = nullptr;
-  GPSX_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptrs), batch * sizeof(double*)));
+  constexpr int kThreads = 256;
+  matrix_pointers_kernel<<<(batch + kThreads - 1) / kThreads, kThreads, 0, s>>>(
+      A, static_cast<std::int64_t>(n) * n, batch, ptrs);
+  GPSX_CUDA_CHECK(cudaGetLastError());
   // The column-major upper factor U (A = U^T U) of the transposed buffer is, read
   // row-major, the lower factor L = U^T.
-  const auto run = [&] {
-    GPSX_CUDA_CHECK(cudaMemcpyAsync(ptrs, host_ptrs.data(), batch * sizeof(double*),
-                                    cudaMemcpyHostToDevice, s));
-    GPSX_CUSOLVER_CHECK(cusolverDnDpotrfBatched(solver_on(stream), CUBLAS_FILL_MODE_UPPER, n,
-                                                ptrs, n, info, batch));
-    GPSX_CUDA_CHECK(cudaStreamSynchronize(s));  // host_ptrs and ptrs must outlive the calls
-  };
-  try {
-    run();
-  } catch (...) {
-    cudaFree(ptrs);
-    throw;
-  }
-  GPSX_CUDA_CHECK(cudaFree(ptrs));
+  GPSX_CUSOLVER_CHECK(cusolverDnDpotrfBatched(solver_on(stream), CUBLAS_FILL_MODE_UPPER, n,
+                                              ptrs, n, info, batch));
 }
 
 }  // namespace gpsx::cuda

@@ -2,6 +2,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <string>
 
 #include "gpsx/cuda/check.h"
@@ -94,8 +95,21 @@ void zero_device(void* ptr, std::size_t bytes, Stream stream) {
   GPSX_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
+namespace {
+std::atomic<std::uint64_t> g_host_to_device{0}, g_device_to_host{0};
+}  // namespace
+
+TransferBytes transfer_bytes() {
+  TransferBytes t;
+  t.host_to_device = g_host_to_device.load();
+  t.device_to_host = g_device_to_host.load();
+  return t;
+}
+
 void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream) {
   if (bytes == 0) return;
+  if (kind == CopyKind::kHostToDevice) g_host_to_device += bytes;
+  if (kind == CopyKind::kDeviceToHost) g_device_to_host += bytes;
   const cudaMemcpyKind k = kind == CopyKind::kHostToDevice   ? cudaMemcpyHostToDevice
                            : kind == CopyKind::kDeviceToHost ? cudaMemcpyDeviceToHost
                                                              : cudaMemcpyDeviceToDevice;

@@ -41,7 +41,7 @@ namespace detail {
 
 constexpr std::size_t kHostAlignment = 64;  // cache line / AVX-512
 
-void* allocate(Location loc, std::size_t bytes) {
+void* allocate(Location loc, std::size_t bytes, cuda::Stream stream) {
   if (bytes == 0) return nullptr;
   if (loc == Location::kHost) {
     const std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
@@ -52,7 +52,7 @@ void* allocate(Location loc, std::size_t bytes) {
   }
 #if GPSX_HAVE_CUDA
   void* p = cuda::malloc_device(bytes);
-  cuda::zero_device(p, bytes, {});
+  cuda::zero_device(p, bytes, stream);
   return p;
 #else
   throw_cuda_not_built();

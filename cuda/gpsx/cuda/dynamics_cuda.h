@@ -19,8 +19,10 @@ void gemm_strided_batched(Stream stream, bool trans_a, bool trans_b, int m, int 
 
 // In-place lower Cholesky factors of `batch` row-major SPD matrices A (batch x n x n,
 // contiguous), lower triangle read; the strict upper triangle is cuSOLVER workspace
-// afterwards (garbage).
+// afterwards (garbage). Asynchronous on `stream`; nothing is allocated or copied.
 // info (batch, device memory): 0, or the order of the first non-positive leading minor.
-void cholesky_lower_batched(Stream stream, int n, double* A, int batch, int* info);
+// ptrs (batch, device memory): caller scratch for cuSOLVER's array of matrix pointers.
+void cholesky_lower_batched(Stream stream, int n, double* A, int batch, int* info,
+                            double** ptrs);
 
 }  // namespace gpsx::cuda

@@ -37,6 +37,15 @@ enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
 // Copies bytes on `stream` and waits for the copy to finish.
 void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream);
 
+// Bytes copied between host and device by copy() since the process started (all threads):
+// lets a test assert that a phase moves only per-condition scalars.
+struct TransferBytes {
+  std::uint64_t host_to_device = 0;
+  std::uint64_t device_to_host = 0;
+  std::uint64_t total() const { return host_to_device + device_to_host; }
+};
+TransferBytes transfer_bytes();
+
 Stream create_stream();
 void destroy_stream(Stream stream) noexcept;
 void synchronize(Stream stream);

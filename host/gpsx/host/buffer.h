@@ -1,11 +1,14 @@
-// Batched buffers that know their shape and where they live (host or device memory).
+// The one owning buffer type: an array that knows its name, shape and where it lives (host
+// or device memory), and the stream its copies go to.
 //
-//   gpsx::Buffer<double> X("X", {M, N, T, dX});             // host, zero-filled
-//   gpsx::Buffer<double> dX_("X", X.shape(), Location::kDevice);
-//   dX_.copy_from(X);                                        // checked: shapes must match
+//   gpsx::Buffer<double> X(ex, "X", {M, N, T, dX});   // the executor's memory, zero-filled
+//   gpsx::Buffer<double> h("X", X.shape());            // host memory
+//   h.copy_from(X);                                     // checked: shapes must match
 //
 // Kernels receive raw pointers (data()); shapes are checked at API boundaries with
-// check_shape(), which names the buffer and both shapes.
+// check_shape(), which names the buffer and both shapes. A buffer made for an executor
+// zero-fills and copies on that executor's stream (device memory) so that copies are
+// ordered with its kernels.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "gpsx/cuda/runtime.h"
+#include "gpsx/host/executor.h"
 
 namespace gpsx {
 
@@ -50,20 +54,32 @@ struct ShapeError : std::invalid_argument {
 void check_shape(const std::string& what, const Shape& got, const Shape& expected);
 
 namespace detail {
-void* allocate(Location loc, std::size_t bytes);        // zero-filled
+void* allocate(Location loc, std::size_t bytes, cuda::Stream stream);  // zero-filled
 void deallocate(Location loc, void* ptr) noexcept;
 void copy_bytes(void* dst, Location dst_loc, const void* src, Location src_loc,
                 std::size_t bytes, cuda::Stream stream);
 }  // namespace detail
 
+// Host memory for the CPU executor, device memory for the CUDA executor.
+inline Location memory_of(const Executor& ex) {
+  return ex.is_cuda() ? Location::kDevice : Location::kHost;
+}
+
 template <class T>
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(std::string name, Shape shape, Location loc = Location::kHost)
-      : name_(std::move(name)), shape_(std::move(shape)), loc_(loc) {
-    data_ = static_cast<T*>(detail::allocate(loc_, bytes()));
+  Buffer(std::string name, Shape shape, Location loc = Location::kHost,
+         cuda::Stream stream = {})
+      : name_(std::move(name)), shape_(std::move(shape)), loc_(loc), stream_(stream) {
+    data_ = static_cast<T*>(detail::allocate(loc_, bytes(), stream_));
   }
+  // In the executor's memory, on its stream.
+  Buffer(const Executor& ex, std::string name, Shape shape)
+      : Buffer(std::move(name), std::move(shape), memory_of(ex), ex.stream) {}
+  // A one-dimensional array of n elements in the executor's memory.
+  Buffer(const Executor& ex, std::size_t n, std::string name = "workspace")
+      : Buffer(ex, std::move(name), Shape{static_cast<std::int64_t>(n)}) {}
   ~Buffer() { detail::deallocate(loc_, data_); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -86,16 +102,25 @@ class Buffer {
   T& operator[](std::int64_t i) { return host_data()[i]; }
   const T& operator[](std::int64_t i) const { return const_cast<Buffer*>(this)->host_data()[i]; }
 
-  // Copies src into this buffer, across host/device as needed; shapes must match.
-  void copy_from(const Buffer& src, cuda::Stream stream = {}) {
+  // Copies src into this buffer, across host/device as needed, on the stream of the
+  // device side (this buffer's when both are device memory); shapes must match.
+  void copy_from(const Buffer& src) {
     gpsx::check_shape("copy '" + src.name_ + "' into '" + name_ + "'", src.shape_, shape_);
-    detail::copy_bytes(data_, loc_, src.data_, src.loc_, bytes(), stream);
+    const cuda::Stream s = loc_ == Location::kDevice ? stream_ : src.stream_;
+    detail::copy_bytes(data_, loc_, src.data_, src.loc_, bytes(), s);
   }
-  // A copy of this buffer in `loc`.
-  Buffer to(Location loc, cuda::Stream stream = {}) const {
-    Buffer out(name_, shape_, loc);
-    out.copy_from(*this, stream);
+  // A copy of this buffer in `loc` (same stream).
+  Buffer to(Location loc) const {
+    Buffer out(name_, shape_, loc, stream_);
+    out.copy_from(*this);
     return out;
+  }
+  // Reallocates as n zero-filled elements in the executor's memory unless the size and
+  // memory kind already match (then the contents are kept). For workspaces sized once.
+  void resize(const Executor& ex, std::size_t n) {
+    if (static_cast<std::int64_t>(n) == size() && memory_of(ex) == loc_ && shape_.rank() == 1)
+      return;
+    *this = Buffer(ex, n, name_.empty() ? "workspace" : name_);
   }
   void check_shape(const Shape& expected) const {
     gpsx::check_shape("buffer '" + name_ + "'", shape_, expected);
@@ -113,12 +138,35 @@ class Buffer {
     std::swap(shape_, o.shape_);
     std::swap(loc_, o.loc_);
     std::swap(data_, o.data_);
+    std::swap(stream_, o.stream_);
   }
 
   std::string name_;
   Shape shape_{0};
   Location loc_ = Location::kHost;
+  cuda::Stream stream_;
   T* data_ = nullptr;
 };
+
+// Copies n elements from host memory into executor memory on the executor's stream
+// (waits for the copy). For per-condition scalars and one-time set-up, never batches.
+template <class T>
+void upload(const Executor& ex, const T* host_src, std::size_t n, T* exec_dst) {
+  detail::copy_bytes(exec_dst, memory_of(ex), host_src, Location::kHost, n * sizeof(T),
+                     ex.stream);
+}
+
+// Copies n elements from executor memory into host memory (waits for the copy).
+template <class T>
+void download(const Executor& ex, const T* exec_src, std::size_t n, T* host_dst) {
+  detail::copy_bytes(host_dst, Location::kHost, exec_src, memory_of(ex), n * sizeof(T),
+                     ex.stream);
+}
+
+// Copies n elements between two arrays of executor memory, on its stream.
+template <class T>
+void copy_within(const Executor& ex, const T* src, std::size_t n, T* dst) {
+  detail::copy_bytes(dst, memory_of(ex), src, memory_of(ex), n * sizeof(T), ex.stream);
+}
 
 }  // namespace gpsx
