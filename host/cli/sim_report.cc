@@ -24,11 +24,11 @@ SimReport run_sim_typed(const envs::Task& task, const Executor& ex, std::int64_t
         qd0[e * nv + i] = T(c.qd0[i]);
       }
     }
-  const Location loc = ex.is_cuda() ? Location::kDevice : Location::kHost;
-  Buffer<T> q = q0.to(loc, ex.stream);                           // (E x nv)
-  Buffer<T> qd = qd0.to(loc, ex.stream);                         // (E x nv)
-  Buffer<T> ctrl("ctrl", {E, std::max(nu, 1)}, loc);             // (E x nu)
-  Buffer<std::uint32_t> status("status", {E}, loc);              // (E), zero-filled
+  Buffer<T> q(ex, "q", {E, nv}), qd(ex, "qd", {E, nv});       // (E x nv)
+  q.copy_from(q0);
+  qd.copy_from(qd0);
+  Buffer<T> ctrl(ex, "ctrl", {E, std::max(nu, 1)});           // (E x nu)
+  Buffer<std::uint32_t> status(ex, "status", {E});            // (E), zero-filled
   const envs::StepOptions opt = envs::step_options(task);
   const auto t0 = std::chrono::steady_clock::now();
   for (int s = 0; s < steps; ++s) {
@@ -46,9 +46,9 @@ SimReport run_sim_typed(const envs::Task& task, const Executor& ex, std::int64_t
   r.seconds = secs;
   r.env_steps_per_s = secs > 0 ? double(E) * steps / secs : 0;
   r.physics_steps_per_s = r.env_steps_per_s * opt.substeps;
-  const Buffer<std::uint32_t> st = status.to(Location::kHost, ex.stream);
+  const Buffer<std::uint32_t> st = status.to(Location::kHost);
   for (std::int64_t e = 0; e < E; ++e) r.failed_envs += st[e] != 0;
-  const Buffer<T> qf = q.to(Location::kHost, ex.stream);
+  const Buffer<T> qf = q.to(Location::kHost);
   double sum = 0;
   for (std::int64_t e = 0; e < E; ++e) sum += qf[e * nv];
   r.mean_final_q0 = sum / double(E);
