@@ -28,7 +28,7 @@
 
 #include "bench_common.h"
 #include "gpsx/envs/sim.h"
-#include "gpsx/envs/sim_sampling.h"
+#include "gpsx/host/sim_sampling.h"
 #include "gpsx/envs/task.h"
 #include "gpsx/host/sampling.h"
 #include "gpsx/kernels/sim_sampling.h"

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "gpsx/envs/data_dir.h"
 #include "gpsx/envs/loaders.h"
 #include "gpsx/envs/model_tools.h"
 #include "gpsx/envs/sim.h"
@@ -171,7 +172,7 @@ double time_mujoco(const mjModel* m, const gpsx::envs::StateSet& s, int threads,
 }  // namespace
 
 int main() {
-  const std::string path = std::string(GPSX_MODELS_DIR) + "/arm7.xml";
+  const std::string path = gpsx::envs::find_model_file("arm7.xml");
   const gpsx::envs::Model model = gpsx::envs::load_model(path);
   char err[1000] = {0};
   std::unique_ptr<mjModel, void (*)(mjModel*)> m(mj_loadXML(path.c_str(), nullptr, err, 1000),

@@ -3,31 +3,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
+#include <algorithm>
 #include <string>
-#include <sys/wait.h>
+
+#include "gpsx_test/run_program.h"
 
 namespace gpsx {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_gpsx(const std::string& args) {
-  const std::string cmd = std::string(GPSX_BINARY_DIR) + "/gpsx " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string out;
-  std::array<char, 512> buf;
-  while (fgets(buf.data(), buf.size(), pipe)) out += buf.data();
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::CommandResult;
+using test::run_gpsx;
 
 TEST(Device, ParsesTheThreeChoicesAndRejectsOthers) {
   EXPECT_EQ(parse_device("auto"), DeviceChoice::kAuto);
@@ -101,6 +88,7 @@ TEST(DeviceCli, VersionReportsBuildAndGpu) {
   EXPECT_THAT(r.output, HasSubstr("GPU: "));
   EXPECT_THAT(r.output, HasSubstr("Torch: "));
   EXPECT_THAT(r.output, HasSubstr("CPU threads: "));
+  EXPECT_THAT(r.output, HasSubstr("Models: /"));  // the build tree's envs/models
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "gpsx/envs/data_dir.h"
 #include "gpsx/envs/loaders.h"
 #include "gpsx/envs/model_tools.h"
 #include "gpsx/envs/sim.h"
@@ -217,7 +218,7 @@ TEST(LoadUrdf, FixedJointsAreMerged) {
 
 std::string task_with(const std::string& body) {
   const auto dir = temp_dir();
-  fs::copy_file(std::string(GPSX_MODELS_DIR) + "/reacher2.xml", dir / "reacher2.xml",
+  fs::copy_file(gpsx::envs::find_model_file("reacher2.xml"), dir / "reacher2.xml",
                 fs::copy_options::overwrite_existing);
   return write("task.yaml", "model: reacher2.xml\n" + body);
 }
@@ -246,7 +247,7 @@ TEST(LoadTask, MissingModel) {
 
 class ModelQaccCsv : public ::testing::Test {
  protected:
-  gpsx::envs::Model model = gpsx::envs::load_model(std::string(GPSX_MODELS_DIR) + "/reacher2.xml");
+  gpsx::envs::Model model = gpsx::envs::load_model(gpsx::envs::find_model_file("reacher2.xml"));
   const std::string header = "q1,q2,qd1,qd2,tau1,tau2\n";
   std::string out = (temp_dir() / "qacc.csv").string();
   int run(const std::string& in) { return gpsx::envs::qacc_csv(model, gpsx::cpu_executor(1), in, out); }
@@ -312,7 +313,8 @@ TEST(LoadUrdf, MasslessMovingLinkIsRejected) {
   expect_error([&] { gpsx::envs::load_urdf(p); }, p, {"joint 'j1'", "'ghost'", "no mass"});
 }
 
-// Sites past the chain's capacity are attached when a task asks for them by name.
+// Sites past the chain's capacity are attached when a task asks for them by name;
+// site_index only looks up.
 TEST(LoadMjcf, ManySitesAttachOnDemand) {
   std::string sites;
   for (int i = 0; i < gpsx::rb::kMaxSites + 3; ++i)
@@ -324,11 +326,17 @@ TEST(LoadMjcf, ManySitesAttachOnDemand) {
   auto m = gpsx::envs::load_mjcf(p);
   EXPECT_EQ(m.chain.nsite, gpsx::rb::kMaxSites);
   const std::string last = "s" + std::to_string(gpsx::rb::kMaxSites + 2);
-  expect_error([&] { m.site_index(last); }, p, {last.c_str(), "at most"});
+  expect_error([&] { m.attach_site(last); }, p, {last.c_str(), "at most"});
   m.chain.nsite = 2;  // a task that uses few points leaves room
   m.site_names.resize(2);
-  const int k = m.site_index(last);
+  // lookup never attaches: it names the site and lists the model's points
+  expect_error([&] { m.site_index(last); }, p, {("'" + last + "'").c_str(), "sites: s0 s1)"});
+  EXPECT_EQ(m.chain.nsite, 2);
+  const int k = m.attach_site(last);
   EXPECT_EQ(k, 2);
+  EXPECT_EQ(m.site_index(last), 2);
+  EXPECT_EQ(m.attach_site(last), 2);  // attaching twice is a lookup
+  EXPECT_EQ(m.chain.nsite, 3);
   EXPECT_DOUBLE_EQ(m.chain.site_pos[k][0], 0.1 * (gpsx::rb::kMaxSites + 2));
 }
 

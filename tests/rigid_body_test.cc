@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "gpsx/envs/data_dir.h"
 #include "gpsx/envs/loaders.h"
 #include "gpsx/envs/model_tools.h"
 #include "gpsx/envs/sim.h"
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using gpsx::envs::Model;
 
-std::string model_path(const std::string& file) { return std::string(GPSX_MODELS_DIR) + "/" + file; }
+std::string model_path(const std::string& file) { return gpsx::envs::find_model_file(file); }
 
 class MujocoQacc : public ::testing::TestWithParam<std::string> {};
 

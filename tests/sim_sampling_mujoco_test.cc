@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gpsx/envs/sim_sampling.h"
+#include "gpsx/host/sim_sampling.h"
 #include "gpsx/envs/task.h"
 
 namespace {

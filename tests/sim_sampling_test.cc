@@ -1,4 +1,4 @@
-// Linear-Gaussian sampling on the rigid-arm simulator (envs/gpsx/envs/sim_sampling.h):
+// Linear-Gaussian sampling on the rigid-arm simulator (host/gpsx/host/sim_sampling.h):
 // reproducibility, equality with stepping the simulator directly, the reference's
 // end-effector velocity convention, torque limits, per-condition failure, and the task
 // cost expanded along simulated samples (label: unit).
@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "gpsx/envs/sim.h"
-#include "gpsx/envs/sim_sampling.h"
+#include "gpsx/host/device.h"
+#include "gpsx/host/sim_sampling.h"
 #include "gpsx/envs/task.h"
 
 namespace {
@@ -366,7 +367,7 @@ TEST(SimSampling, ReacherCostExpansionMatchesFiniteDifferences) {
 TEST(SimSampling, CudaSamplesMatchTheCpu) {
   Executor gpu;
   try {
-    gpu = gpsx::envs::make_executor("cuda", 0, nullptr);
+    gpu = gpsx::make_executor(gpsx::DeviceChoice::kCuda, 0);
   } catch (const std::exception& e) {
     GTEST_SKIP() << e.what();
   }

@@ -196,7 +196,7 @@ Model compile(const std::vector<BodySpec>& bodies, const std::vector<SiteSpec>& 
     c.inertia[k][5] = 0.5 * (in[5] + in[7]);
   }
   // every site is a frame; the first kMaxSites are also points of the chain, the others
-  // become points when asked for by name (Model::site_index)
+  // become points when a task names them (Model::attach_site)
   for (const SiteSpec& s : sites) {
     Frame f;
     f.name = s.name;
@@ -574,12 +574,25 @@ Model load_model(const std::string& path) {
   return ends_with(".urdf") ? load_urdf(path) : load_mjcf(path);
 }
 
-int Model::site_index(const std::string& name) {
+int Model::site_index(const std::string& name) const {
+  for (size_t i = 0; i < site_names.size(); ++i)
+    if (site_names[i] == name) return static_cast<int>(i);
+  std::string known;
+  for (const auto& s : site_names) known += " " + s;
+  std::string unattached;
+  for (const auto& f : frames)
+    if (f.is_site && std::find(site_names.begin(), site_names.end(), f.name) == site_names.end())
+      unattached += " " + f.name;
+  throw ModelError(source + ": no site named '" + name + "' among the model's points (sites:" +
+                   (known.empty() ? " none" : known) + ")" +
+                   (unattached.empty() ? "" : "; not attached (Model::attach_site):" + unattached));
+}
+
+int Model::attach_site(const std::string& name) {
   for (size_t i = 0; i < site_names.size(); ++i)
     if (site_names[i] == name) return static_cast<int>(i);
   for (const auto& f : frames)
     if (f.is_site && f.name == name) {
-      // a site beyond the chain's first kMaxSites: attach it now
       if (chain.nsite >= rb::kMaxSites)
         throw ModelError(source + ": site '" + name + "' would be point number " +
                          std::to_string(chain.nsite + 1) + "; at most " +
@@ -590,7 +603,7 @@ int Model::site_index(const std::string& name) {
       site_names.push_back(name);
       return k;
     }
-  throw ModelError(source + ": no site named '" + name + "'");
+  return site_index(name);  // throws, listing the sites
 }
 
 int Model::add_site(const std::string& name, const std::string& frame, const double* pos) {

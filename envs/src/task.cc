@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "gpsx/envs/data_dir.h"
 #include "gpsx/envs/loaders.h"
 
 namespace gpsx::envs {
@@ -99,7 +100,7 @@ Task load_task(const std::string& path) {
     }
   }
   if (root["ee_sites"])
-    for (const auto& s : root["ee_sites"]) t.ee_sites.push_back(t.model.site_index(s.as<std::string>()));
+    for (const auto& s : root["ee_sites"]) t.ee_sites.push_back(t.model.attach_site(s.as<std::string>()));
   const int nv = t.model.nv();
   const size_t nee = t.ee_sites.size();
   if (root["conditions"]) {
@@ -121,8 +122,7 @@ Task load_task(const std::string& path) {
 std::string find_task(const std::string& name) {
   namespace fs = std::filesystem;
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".yaml") == 0) return name;
-  const char* env = std::getenv("GPSX_MODELS_DIR");
-  const fs::path dir = env && *env ? fs::path(env) : fs::path(GPSX_MODELS_DIR);
+  const fs::path dir = models_dir();
   const fs::path p = dir / (name + ".yaml");
   if (!fs::exists(p)) {
     std::string known;

@@ -34,9 +34,7 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--dim", opts->dim, "dimensions (1..8)")->check(CLI::Range(1, 8))
       ->capture_default_str();
   cmd->callback([opts, &global] {
-    std::string notice;
-    const Executor ex = make_executor(parse_device(global.device), global.threads, &notice);
-    if (!notice.empty()) std::printf("%s\n", notice.c_str());
+    const Executor ex = command_executor(global);
     const int M = opts->conditions, N = opts->samples;
     const Location loc = ex.is_cuda() ? Location::kDevice : Location::kHost;
     Buffer<double> dist2("final_dist2", {M, N}, loc);  // (M x N)

@@ -40,7 +40,7 @@ void add_model_command(CLI::App& app, const GlobalOptions& global) {
     envs::Model model = envs::load_model(opt->file);
     std::vector<int> sensors;
     for (const auto& name : opt->sensors) sensors.push_back(envs::parse_sensor(name));
-    for (const auto& name : opt->ee_sites) model.site_index(name);  // validates the names
+    for (const auto& name : opt->ee_sites) model.attach_site(name);  // as a task would
     envs::print_summary(model, std::cout, sensors,
                         opt->ee_sites.empty() ? -1 : static_cast<int>(opt->ee_sites.size()));
     const auto states = envs::random_states(model, opt->states, global.seed);

@@ -4,9 +4,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "gpsx/envs/sim.h"
-#include "gpsx/envs/sim_sampling.h"
 #include "gpsx/envs/task.h"
+#include "reports.h"
 
 namespace gpsx::cli {
 
@@ -33,14 +32,12 @@ void add_sample_command(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str();
   cmd->callback([opt, &global] {
     const envs::Task task = envs::load_task(envs::find_task(opt->env));
-    std::string notice;
-    const Executor ex = envs::make_executor(global.device, global.threads, &notice);
-    if (!notice.empty()) std::printf("note: %s\n", notice.c_str());
+    const Executor ex = command_executor(global);
     if (opt->conditions < 0)
       throw std::invalid_argument("--conditions must be >= 1, got " + std::to_string(opt->conditions));
     const int M = opt->conditions > 0 ? opt->conditions : static_cast<int>(task.conditions.size());
-    const envs::SampleReport r =
-        envs::run_sample(task, ex, M, opt->samples, opt->steps, opt->init, global.seed);
+    const SampleReport r =
+        run_sample(task, ex, M, opt->samples, opt->steps, opt->init, global.seed);
     std::printf("sample %s (dX %d, dU %d) on %s, init_%s: %d conditions x %d samples x %d steps "
                 "in %.3f s: %.4g samples/s (steps incl. controller and noise)\n",
                 task.name.c_str(), task.dX(), task.dU(), r.executor.c_str(), opt->init.c_str(),

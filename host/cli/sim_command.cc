@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "gpsx/envs/sim.h"
 #include "gpsx/envs/task.h"
+#include "reports.h"
 
 namespace gpsx::cli {
 
@@ -26,10 +26,8 @@ void add_sim_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_flag("--double", opt->use_double, "simulate in double instead of float");
   cmd->callback([opt, &global] {
     const envs::Task task = envs::load_task(envs::find_task(opt->env));
-    std::string notice;
-    const Executor ex = envs::make_executor(global.device, global.threads, &notice);
-    if (!notice.empty()) std::printf("note: %s\n", notice.c_str());
-    const envs::SimReport r = envs::run_sim(task, ex, opt->envs, opt->steps, !opt->use_double, global.seed);
+    const Executor ex = command_executor(global);
+    const SimReport r = run_sim(task, ex, opt->envs, opt->steps, !opt->use_double, global.seed);
     std::printf("sim %s (dX %d, dU %d) on %s, %s: %lld envs x %d steps x %d substeps in %.3f s\n",
                 task.name.c_str(), task.dX(), task.dU(), r.executor.c_str(),
                 opt->use_double ? "double" : "float", static_cast<long long>(r.envs), r.steps,

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "gpsx/envs/data_dir.h"
 #include "gpsx/host/build_info.h"
 #include "gpsx/host/device.h"
 #include "gpsx/policy/torch_info.h"
@@ -30,6 +31,11 @@ void add_version_command(CLI::App& app, const GlobalOptions& global) {
     std::printf("Eigen: %s\n", b.eigen_version.c_str());
     const Executor cpu = cpu_executor(global.threads);
     std::printf("CPU threads: %d (hardware %d)\n", cpu.threads, hardware_threads());
+    try {
+      std::printf("Models: %s\n", envs::models_dir().c_str());
+    } catch (const std::exception& e) {
+      std::printf("Models: none found: %s\n", e.what());
+    }
   });
 }
 

@@ -48,10 +48,13 @@ struct Model {
 
   int nv() const { return chain.nbody; }
   int nu() const { return chain.nu; }
-  // Index of a named site among the chain's points; a site of the file beyond the first
-  // rb::kMaxSites is attached on first use. Throws ModelError naming the model when
-  // absent or when the chain is full.
-  int site_index(const std::string& name);
+  // Index of a named site among the chain's points (site_names). Does not change the
+  // model; throws ModelError naming the site and listing the model's sites when absent.
+  int site_index(const std::string& name) const;
+  // Makes a site of the file a point of the chain and returns its index: the loaders make
+  // only the first rb::kMaxSites sites points, tasks attach the others they name. Throws
+  // ModelError for an unknown site or when the chain is full.
+  int attach_site(const std::string& name);
   // Adds a named point at `pos` (3) in the frame of body / link `frame`; returns its site
   // index. Throws ModelError for an unknown frame, a duplicate name or too many sites.
   int add_site(const std::string& name, const std::string& frame, const double* pos);

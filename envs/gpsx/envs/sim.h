@@ -84,24 +84,4 @@ void random_controls(const Executor& ex, const rb::ChainModel<T>& model, std::ui
                      T* ctrl  // (E x nu) out
 );
 
-// An executor for "auto" | "cpu" | "cuda"; cuda without a usable GPU is an error, auto
-// falls back to the CPU and says so in `notice`.
-Executor make_executor(const std::string& device, int threads, std::string* notice);
-
-// `gpsx sim`: batched rollout with random controls from the task's conditions (cycled
-// over environments). Timing excludes setup.
-struct SimReport {
-  std::string executor;
-  std::int64_t envs = 0;
-  int steps = 0;                 // control steps
-  int substeps = 0;
-  double seconds = 0;
-  double env_steps_per_s = 0;    // control steps x envs / s
-  double physics_steps_per_s = 0;  // x substeps
-  std::int64_t failed_envs = 0;  // envs with a non-ok status
-  double mean_final_q0 = 0;      // a checksum of the final state
-};
-SimReport run_sim(const Task& task, const Executor& ex, std::int64_t envs, int steps,
-                  bool use_float, std::uint64_t seed);
-
 }  // namespace gpsx::envs

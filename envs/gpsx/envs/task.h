@@ -50,8 +50,8 @@ const char* sensor_name(int sensor);
 int state_size(const std::vector<int>& sensors, int nv, int nee);
 
 Task load_task(const std::string& yaml_path);
-// NAME -> <models dir>/NAME.yaml (env GPSX_MODELS_DIR overrides the built-in directory);
-// a path to a .yaml file is returned as is.
+// NAME -> models_dir()/NAME.yaml (gpsx/envs/data_dir.h); a path to a .yaml file is
+// returned as is.
 std::string find_task(const std::string& name_or_path);
 
 }  // namespace gpsx::envs

@@ -22,10 +22,12 @@ struct SamplingOptions {
   noise::NoiseSettings noise;   // reference agent defaults: smooth, sigma 2, renormalise
 };
 
+// Sized on the first call and reused by later calls of the same shape (a run keeps one).
 struct SamplingWorkspace {
   Buffer<double> scratch;         // (M x N x rollout scratch)
   Buffer<std::uint32_t> status;   // (M x N)
   std::vector<std::uint32_t> status_host;
+  Buffer<double> x0, u_min, u_max;  // (M x dX), (dU), (dU): sample_task's per-condition inputs
 };
 
 // Reduces (M x N) per-sample status words in executor memory to one word per condition.

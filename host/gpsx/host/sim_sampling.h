@@ -11,7 +11,7 @@
 
 #include "gpsx/envs/task.h"
 #include "gpsx/host/cost.h"
-#include "gpsx/host/exec_buffer.h"
+#include "gpsx/host/buffer.h"
 #include "gpsx/host/lin_gauss.h"
 #include "gpsx/host/sampling.h"
 #include "gpsx/kernels/rigid_body.h"
@@ -39,12 +39,12 @@ struct ArmRollouts {
 struct SimSamples {
   int M = 0, N = 0, T = 0, dX = 0, dU = 0, dO = 0;
   int jac_rows = 0, jac_cols = 0;     // 3 nee x nv when recorded
-  ExecBuffer<double> X;               // (M x N x T x dX)
-  ExecBuffer<double> U;               // (M x N x T x dU) applied controls, clamped to the
+  Buffer<double> X;               // (M x N x T x dX)
+  Buffer<double> U;               // (M x N x T x dU) applied controls, clamped to the
                                       //   model's ctrl range (torque = gear x control;
                                       //   gear 1 in the shipped arms)
-  ExecBuffer<double> obs;             // (M x N x T x dO) when obs_sensors are given
-  ExecBuffer<double> jac;             // (M x N x T x jac_rows x jac_cols) when recorded
+  Buffer<double> obs;             // (M x N x T x dO) when obs_sensors are given
+  Buffer<double> jac;             // (M x N x T x jac_rows x jac_cols) when recorded
   std::vector<std::uint32_t> status;  // (M) host, StatusBits OR-ed over the samples
 };
 
@@ -73,28 +73,15 @@ StateLayout state_layout(const Task& task);
 CostDesc task_cost(const Task& task, int M);
 
 struct SampleCosts {
-  ExecBuffer<double> cs;              // (M x N x T) per-sample costs
-  ExecBuffer<double> cc;              // (M x T)
-  ExecBuffer<double> cv;              // (M x T x dXU)
-  ExecBuffer<double> Cm;              // (M x T x dXU x dXU)
+  Buffer<double> cs;              // (M x N x T) per-sample costs
+  Buffer<double> cc;              // (M x T)
+  Buffer<double> cv;              // (M x T x dXU)
+  Buffer<double> Cm;              // (M x T x dXU x dXU)
   std::vector<std::uint32_t> status;  // (M) host
 };
 
 // eval_cost of `cost` (compiled for s.M conditions) along the samples.
 void eval_sample_costs(const Executor& ex, const cost::CostModel<double>& cost,
                        const SimSamples& s, SampleCosts& out, EvalCostWorkspace& ws);
-
-// `gpsx sample`: init_lqr / init_pd controllers on the task's conditions, N samples
-// each, then the task cost. Timing covers sampling only (controller, noise, simulator).
-struct SampleReport {
-  std::string executor;
-  int M = 0, N = 0, T = 0;
-  double seconds = 0;
-  double samples_per_s = 0;           // M x N x T steps / s
-  std::vector<double> mean_cost;      // (M) mean over samples of the summed per-step cost
-  std::vector<std::uint32_t> status;  // (M)
-};
-SampleReport run_sample(const Task& task, const Executor& ex, int M, int N, int T,
-                        const std::string& init, std::uint64_t seed);
 
 }  // namespace gpsx::envs

@@ -1,7 +1,6 @@
-#include "gpsx/envs/sim_sampling.h"
+#include "gpsx/host/sim_sampling.h"
 
 #include <algorithm>
-#include <chrono>
 #include <limits>
 #include <stdexcept>
 
@@ -129,12 +128,16 @@ void sample_task(const Executor& ex, const Task& task, const ControllerBatch& ct
   const std::vector<double> x0 = initial_states(task, M, options.ee_velocity);
   std::vector<double> lo, hi;
   control_limits(task, lo, hi);
-  ExecBuffer<double> x0_d(ex, x0.size()), lo_d(ex, dU), hi_d(ex, dU);
-  upload(ex, x0.data(), x0.size(), x0_d.data());
-  upload(ex, lo.data(), lo.size(), lo_d.data());
-  upload(ex, hi.data(), hi.size(), hi_d.data());
-  sample_lin_gauss(ex, ctrl, dyn, N, options.sampling, x0_d.data(), lo_d.data(), hi_d.data(),
-                   out.X.data(), out.U.data(), out.status.data(), ws, ArmRollouts{options.cpu_lanes});
+  // Per-condition start states and the limits: allocated on the first call, then reused.
+  ws.x0.resize(ex, x0.size());
+  ws.u_min.resize(ex, dU);
+  ws.u_max.resize(ex, dU);
+  upload(ex, x0.data(), x0.size(), ws.x0.data());
+  upload(ex, lo.data(), lo.size(), ws.u_min.data());
+  upload(ex, hi.data(), hi.size(), ws.u_max.data());
+  sample_lin_gauss(ex, ctrl, dyn, N, options.sampling, ws.x0.data(), ws.u_min.data(),
+                   ws.u_max.data(), out.X.data(), out.U.data(), out.status.data(), ws,
+                   ArmRollouts{options.cpu_lanes});
 
   out.dO = 0;
   if (!options.obs_sensors.empty()) {
@@ -204,67 +207,6 @@ void eval_sample_costs(const Executor& ex, const cost::CostModel<double>& cost,
   eval_cost(ex, cost, s.M, s.N, s.T, s.dX, s.dU, s.X.data(), s.U.data(),
             s.jac_rows > 0 ? s.jac.data() : nullptr, out.cs.data(), out.cc.data(), out.cv.data(),
             out.Cm.data(), out.status.data(), ws);
-}
-
-SampleReport run_sample(const Task& task, const Executor& ex, int M, int N, int T,
-                        const std::string& init, std::uint64_t seed) {
-  if (M < 1) throw std::invalid_argument("--conditions must be >= 1, got " + std::to_string(M));
-  if (N < 1) throw std::invalid_argument("--samples must be >= 1, got " + std::to_string(N));
-  if (T < 1) throw std::invalid_argument("--steps must be >= 1, got " + std::to_string(T));
-  if (init != "lqr" && init != "pd")
-    throw std::invalid_argument("--init must be lqr or pd, got '" + init + "'");
-  const int dX = task.dX(), dU = task.dU(), nv = task.model.nv();
-  SimSamplingOptions options;
-  options.sampling.seed = seed;
-  const CostTable table = compile_cost(task_cost(task, M), dX, dU, M);
-  options.jacobians = table.has_fk();
-
-  // init_lqr / init_pd read x0 as [q (dU); qd (dU); ...] (pitfall 18)
-  if (block_offset(task, rb::kJointAngles) != 0 || block_offset(task, rb::kJointVelocities) != nv ||
-      nv != dU)
-    throw std::invalid_argument("--init " + init + " needs a state that starts with the " +
-                                std::to_string(dU) + " joint angles then velocities of the " +
-                                "actuated joints; task " + task.name + " does not");
-  const std::vector<double> x0 = initial_states(task, M, options.ee_velocity);
-  ControllerBatch ctrl(ex, M, T, dX, dU);
-  std::vector<std::uint32_t> init_status(M);
-  if (init == "lqr") {
-    lingauss::LqrInitSettings<double> s;
-    s.dt = task.control_dt();
-    const std::vector<double> gains(dU, 1.0), acc(dU, 0.0);
-    init_lqr(ex, s, x0.data(), gains.data(), acc.data(), ctrl, init_status.data());
-  } else {
-    init_pd(ex, lingauss::PdInitSettings<double>{}, nv, x0.data(), ctrl, init_status.data());
-  }
-
-  SimSamples samples;
-  SamplingWorkspace ws;
-  const auto t0 = std::chrono::steady_clock::now();
-  sample_task(ex, task, ctrl, N, options, samples, ws);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  CostModelStorage cost = make_cost_model(ex, table);
-  SampleCosts costs;
-  EvalCostWorkspace cws;
-  eval_sample_costs(ex, cost.model, samples, costs, cws);
-  std::vector<double> cs(costs.cs.size());
-  download(ex, costs.cs.data(), cs.size(), cs.data());
-
-  SampleReport r;
-  r.executor = ex.describe();
-  r.M = M;
-  r.N = N;
-  r.T = T;
-  r.seconds = secs;
-  r.samples_per_s = secs > 0 ? double(M) * N * T / secs : 0;
-  r.mean_cost.assign(M, 0.0);
-  r.status.resize(M);
-  for (int m = 0; m < M; ++m) {
-    for (std::size_t i = 0; i < static_cast<std::size_t>(N) * T; ++i)
-      r.mean_cost[m] += cs[static_cast<std::size_t>(m) * N * T + i] / N;
-    r.status[m] = init_status[m] | samples.status[m] | costs.status[m];
-  }
-  return r;
 }
 
 }  // namespace gpsx::envs
