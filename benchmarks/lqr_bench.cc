@@ -219,13 +219,13 @@ std::pair<double, double> phase_seconds(const Problems& p, int reps) {
   }
   if (sink == -1.0) std::puts("");
   // sweeps per dual iteration (non-PD retries would add some)
-  lqr::SearchSettings<double> ss;
-  ss.kl_bound = 0.2 * d.T;
+  const lqr::SearchSettings<double> ss;
   std::vector<double> eta_used(ss.max_iterations), kl(ss.max_iterations);
   std::vector<int> tries(ss.max_iterations);
   double eta = 1.0, total = 0;
   int iterations = 0;
-  lqr::dual_search(d, in.info(0), in.constraint(0), ss, &eta, ctrl, lqr::ForwardRecord<double>{},
+  lqr::dual_search(d, in.info(0), in.constraint(0), ss, ss.kl_bound(d, 1.0), &eta, ctrl,
+                   lqr::ForwardRecord<double>{},
                    lqr::SearchTrace<double>{eta_used.data(), kl.data(), tries.data()}, &total,
                    &iterations, scratch.data());
   std::printf("search trace:");
