@@ -105,7 +105,6 @@ GPS_HD const Real* anchor_precision(const Dims& d, const ControllerView<Real>& a
   return P;
 }
 
-
 // The default per-step hook of backward_sweep and forward_kl: nothing. A hook is called
 // with t before step t reads its inputs (the CPU SIMD-pack search stages a new lane's
 // inputs there, lqr_lanes.h); it must not change what the step computes.

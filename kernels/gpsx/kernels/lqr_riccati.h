@@ -31,7 +31,6 @@ struct BackwardRecord {
   Real* Vx;   // (T x dX)
 };
 
-
 // Elements of Real scratch a backward sweep needs.
 GPS_HD inline std::size_t backward_scratch_size(const Dims& d) {
   const std::size_t X = d.dX, U = d.dU, n = d.n();
