@@ -1,4 +1,4 @@
-// KL-constrained LQR (gpsx/kernels/lqr.h, gpsx/host/traj_opt.h).
+// KL-constrained LQR (gpsx/kernels/lqr_*.h, gpsx/host/traj_opt.h).
 //
 // Golden: every case of lqr_backward.json (fixed-eta backward+forward, full dual searches
 // with their traces, non-PD retries, the never-converging search, the step-multiplier
@@ -16,7 +16,11 @@
 #include <vector>
 
 #include "gpsx/host/traj_opt.h"
-#include "gpsx/kernels/lqr.h"
+#include "gpsx/kernels/lqr_batch.h"
+#include "gpsx/kernels/lqr_dual_search.h"
+#include "gpsx/kernels/lqr_kl.h"
+#include "gpsx/kernels/lqr_problem.h"
+#include "gpsx/kernels/lqr_riccati.h"
 #include "gpsx_test/reference.h"
 
 namespace {
@@ -240,15 +244,20 @@ TEST(LqrGolden, BackwardForwardCases) {
 }
 
 // Settings of an `update` case (defaults: the reference's).
-lqr::SearchSettings<double> search_settings(const json& c, const lqr::Dims& d) {
+lqr::SearchSettings<double> search_settings(const json& c) {
   const json& s = c["settings"];
   lqr::SearchSettings<double> ss;
-  ss.kl_bound = s["base_kl_step"].get<double>() * s["step_mult"].get<double>() * d.T;
+  ss.base_kl_step = s["base_kl_step"].get<double>();
   ss.min_eta = setting_or(s, "min_eta", 1e-8);
   ss.max_eta = setting_or(s, "max_eta", 1e16);
   ss.del0 = setting_or(s, "del0", 1e-4);
   ss.max_iterations = static_cast<int>(setting_or(s, "dgd_max_iter", 50));
   return ss;
+}
+
+// The total KL bound of an `update` case.
+double kl_bound(const json& c, const lqr::Dims& d) {
+  return search_settings(c).kl_bound(d, c["settings"]["step_mult"].get<double>());
 }
 
 // Kl values of a case whose KL is round-off only (zero cost) are compared with an absolute
@@ -264,9 +273,10 @@ TEST(LqrGolden, UpdateCasesReplayTraces) {
     const lqr::Dims d = p.d;
     const std::size_t T = d.T, n = d.n();
     const json& o = c["outputs"];
-    const lqr::SearchSettings<double> ss = search_settings(c, d);
-    EXPECT_TRUE(near({ss.kl_bound}, o["kl_step_total"], kRtol, "kl_step_total"));
-    const double kl_floor = 1e-9 * ss.kl_bound;
+    const lqr::SearchSettings<double> ss = search_settings(c);
+    const double bound = kl_bound(c, d);
+    EXPECT_TRUE(near({bound}, o["kl_step_total"], kRtol, "kl_step_total"));
+    const double kl_floor = 1e-9 * bound;
 
     OwnedController<double> ctrl(d);
     Vec mu(T * n), sigma(T * n * n), kl(T), scratch(lqr::search_scratch_size(d));
@@ -275,7 +285,7 @@ TEST(LqrGolden, UpdateCasesReplayTraces) {
     double eta = c["settings"]["eta_initial"].get<double>(), total = 0;
     int iterations = 0;
     const std::uint32_t st = lqr::dual_search(
-        d, p.info(), p.constraint(), ss, &eta, ctrl.c,
+        d, p.info(), p.constraint(), ss, bound, &eta, ctrl.c,
         lqr::ForwardRecord<double>{mu.data(), sigma.data(), kl.data(), nullptr},
         lqr::SearchTrace<double>{eta_used.data(), trace_kl.data(), attempts.data()}, &total,
         &iterations, scratch.data());
@@ -295,7 +305,7 @@ TEST(LqrGolden, UpdateCasesReplayTraces) {
       EXPECT_EQ(attempts[i], static_cast<int>(tr["eta_attempts"].size()));
     }
     EXPECT_TRUE(near({eta}, o["eta_final"], kRtol, "eta_final"));
-    const bool too_high = st != gpsx::kOk && total > ss.kl_bound;
+    const bool too_high = st != gpsx::kOk && total > bound;
     EXPECT_EQ(too_high, o["final_kl_too_high_warning"].get<bool>());
     EXPECT_TRUE(near({total}, o["kl_total"], kRtol, "kl_total", kl_floor));
     EXPECT_TRUE(near(kl, o["kl_per_t"], kRtol, "kl_per_t", kl_floor));
@@ -305,12 +315,7 @@ TEST(LqrGolden, UpdateCasesReplayTraces) {
 
     // The batched host path (M = 1, sequential search) returns the same.
     const auto ex = gpsx::cpu_executor(1);
-    gpsx::TrajOptSettings hs;
-    hs.base_kl_step = c["settings"]["base_kl_step"].get<double>();
-    hs.min_eta = ss.min_eta;
-    hs.max_eta = ss.max_eta;
-    hs.del0 = ss.del0;
-    hs.max_iterations = ss.max_iterations;
+    const gpsx::TrajOptSettings& hs = ss;  // the host API takes the kernels' settings
     OwnedController<double> hc(d);
     const lqr::BatchController<double> out{hc.c.K, hc.c.k, hc.c.pol_covar, hc.c.chol_pol_covar,
                                            hc.c.inv_pol_covar};
@@ -534,9 +539,9 @@ TEST(LqrUnit, FloatMatchesDouble) {
     const Problem<double> pd = problem_of<double>(c);
     const Problem<float> pf = problem_of<float>(c);
     const lqr::Dims d = pd.d;
-    const lqr::SearchSettings<double> sd = search_settings(c, d);
-    lqr::SearchSettings<float> sf;
-    sf.kl_bound = float(sd.kl_bound);
+    const lqr::SearchSettings<double> sd = search_settings(c);
+    const lqr::SearchSettings<float> sf = sd.as<float>();
+    const double bound = kl_bound(c, d);
     OwnedController<double> cd(d);
     OwnedController<float> cf(d);
     Vec scratch_d(lqr::search_scratch_size(d));
@@ -544,12 +549,12 @@ TEST(LqrUnit, FloatMatchesDouble) {
     double eta_d = c["settings"]["eta_initial"].get<double>(), kl_d = 0;
     float eta_f = float(eta_d), kl_f = 0;
     int it_d = 0, it_f = 0;
-    const auto st_d = lqr::dual_search(d, pd.info(), pd.constraint(), sd, &eta_d, cd.c,
+    const auto st_d = lqr::dual_search(d, pd.info(), pd.constraint(), sd, bound, &eta_d, cd.c,
                                        lqr::ForwardRecord<double>{}, lqr::SearchTrace<double>{},
                                        &kl_d, &it_d, scratch_d.data());
-    const auto st_f = lqr::dual_search(d, pf.info(), pf.constraint(), sf, &eta_f, cf.c,
-                                       lqr::ForwardRecord<float>{}, lqr::SearchTrace<float>{},
-                                       &kl_f, &it_f, scratch_f.data());
+    const auto st_f = lqr::dual_search(d, pf.info(), pf.constraint(), sf, float(bound), &eta_f,
+                                       cf.c, lqr::ForwardRecord<float>{},
+                                       lqr::SearchTrace<float>{}, &kl_f, &it_f, scratch_f.data());
     EXPECT_EQ(st_d, st_f);
     EXPECT_EQ(it_d, it_f);
     EXPECT_TRUE(near_rel({double(eta_f)}, {eta_d}, kFloatRtol, 1e-300, "eta"));

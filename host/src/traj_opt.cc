@@ -70,6 +70,15 @@ void check_settings(const TrajOptSettings& s) {
           "candidates must be >= 1, got " + std::to_string(s.candidates));
 }
 
+// Workspace elements (of Real) one bracket takes.
+template <class Real>
+constexpr std::size_t bracket_elements() {
+  return (sizeof(lqr::Bracket<Real>) + sizeof(Real) - 1) / sizeof(Real);
+}
+// The sizes are asked without the scalar type: enough for either.
+constexpr std::size_t kBracketElements =
+    std::max(bracket_elements<double>(), bracket_elements<float>());
+
 // Parallel-search workspace, carved from one block.
 template <class Real>
 struct ParallelWorkspace {
@@ -83,15 +92,16 @@ struct ParallelWorkspace {
 };
 
 std::size_t parallel_size(const lqr::Dims& d, std::size_t M, std::size_t E) {
-  return M * 3 + 4 * M * E + M * E * (lqr::controller_size(d) + lqr::search_scratch_size(d));
+  return M * kBracketElements + 4 * M * E +
+         M * E * (lqr::controller_size(d) + lqr::search_scratch_size(d));
 }
 
 template <class Real>
 ParallelWorkspace<Real> carve(const lqr::Dims& d, std::size_t M, std::size_t E, Real* w) {
-  static_assert(sizeof(lqr::Bracket<Real>) == 3 * sizeof(Real), "Bracket is three scalars");
+  static_assert(alignof(lqr::Bracket<Real>) <= alignof(Real), "brackets start the workspace");
   ParallelWorkspace<Real> p;
   p.bracket = reinterpret_cast<lqr::Bracket<Real>*>(w);
-  p.cand_eta = w + 3 * M;
+  p.cand_eta = w + kBracketElements * M;
   p.cand_used = p.cand_eta + M * E;
   p.cand_kl = p.cand_used + M * E;
   p.cand_status = p.cand_kl + M * E;
@@ -115,7 +125,7 @@ bool any_active(const Executor& ex, const lqr::Bracket<Real>* bracket, int M) {
 #endif
   }
   for (int m = 0; m < M; ++m)
-    if (b[m].active != Real(0)) return true;
+    if (b[m].active) return true;
   return false;
 }
 
@@ -169,10 +179,9 @@ void traj_opt_update(const Executor& ex, const lqr::Dims& d, int M,
           "every output controller array must be given");
   check(res.eta && res.kl && res.passes && res.status, "every result array must be given");
 
-  const lqr::BatchSearch<Real> search{Real(s.base_kl_step), Real(s.min_eta), Real(s.max_eta),
-                                      Real(s.del0),         s.max_iterations, step_mult};
+  const lqr::SearchSettings<Real> search = s.as<Real>();
   if (s.search == EtaSearch::kSequential) {
-    const lqr::SequentialSearchFn<Real> scalar{in, search, out, res, workspace};
+    const lqr::SequentialSearchFn<Real> scalar{in, search, step_mult, out, res, workspace};
     if (use_lanes(ex, M, s) && workspace_size >= lanes_size(ex, d, M)) {
       SearchLanes<Real> lanes;
       lanes.scalar = scalar;
@@ -188,13 +197,13 @@ void traj_opt_update(const Executor& ex, const lqr::Dims& d, int M,
 
   const int E = s.candidates;
   const ParallelWorkspace<Real> w = carve(d, M, E, workspace);
-  for_each(ex, M, lqr::StartParallelFn<Real>{search, E, w.bracket, w.cand_eta, res});
-  const lqr::CandidatePassFn<Real> pass{in,        search.del0,  search.max_eta, E,
-                                        w.bracket, w.cand_eta,   w.cand_used,    w.cand_kl,
-                                        w.cand_status, w.cand_ctrl, w.scratch};
-  const lqr::NarrowBracketFn<Real> narrow{d,           search,    E,           w.bracket,
-                                          w.cand_eta,  w.cand_used, w.cand_kl, w.cand_status,
-                                          w.cand_ctrl, out,       res};
+  for_each(ex, M, lqr::StartParallelFn<Real>{search, w.bracket, w.cand_eta, res});
+  const lqr::CandidatePassFn<Real> pass{in,        search,      w.bracket,     w.cand_eta,
+                                        w.cand_used, w.cand_kl, w.cand_status, w.cand_ctrl,
+                                        w.scratch};
+  const lqr::NarrowBracketFn<Real> narrow{d,           search,        step_mult, w.bracket,
+                                          w.cand_eta,  w.cand_used,   w.cand_kl, w.cand_status,
+                                          w.cand_ctrl, out,           res};
   for (int p = 0; p < s.max_iterations; ++p) {
     for_each_2d(ex, M, E, pass);
     for_each(ex, M, narrow);

@@ -1,5 +1,5 @@
 // Batched C-step of GPS: the KL-constrained LQR update of M conditions at once, each
-// with its own eta, step multiplier and status (kernels in gpsx/kernels/lqr.h).
+// with its own eta, step multiplier and status (kernels in gpsx/kernels/lqr_*.h).
 //
 //   std::vector<double> ws(gpsx::traj_opt_workspace_size(ex, d, M, settings));
 //   gpsx::traj_opt_update(ex, d, M, inputs, step_mult, settings, out, result,
@@ -13,27 +13,14 @@
 #include <cstdint>
 
 #include "gpsx/host/executor.h"
-#include "gpsx/kernels/lqr.h"
+#include "gpsx/kernels/lqr_batch.h"
+#include "gpsx/kernels/lqr_dual_search.h"
 
 namespace gpsx {
 
-enum class EtaSearch {
-  kSequential,  // the reference's bisection, one backward+forward pass at a time
-  kParallel,    // `candidates` etas per condition per pass, bracket narrowed from all
-};
-
-struct TrajOptSettings {
-  double base_kl_step = 0.2;  // KL bound per step; total = base * step_mult * T
-  double min_eta = 1e-8;      // dual bracket
-  double max_eta = 1e16;
-  double del0 = 1e-4;         // first non-PD eta increment
-  int max_iterations = 50;    // passes (dual iterations) per condition
-  EtaSearch search = EtaSearch::kSequential;
-  int candidates = 4;         // kParallel: etas evaluated per condition per pass
-  // kSequential on the CPU executor with M >= kTrajOptLanes: run kTrajOptLanes conditions
-  // per SIMD pack (lqr_lanes.h); results are bit-identical to the per-condition path.
-  bool cpu_lanes = true;
-};
+// The eta search's settings (fields and defaults in lqr_dual_search.h).
+using EtaSearch = lqr::EtaSearch;
+using TrajOptSettings = lqr::SearchSettings<double>;
 
 // Conditions per SIMD pack of the CPU path (one 256-bit register of doubles).
 constexpr int kTrajOptLanes = 4;

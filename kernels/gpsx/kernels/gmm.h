@@ -75,18 +75,6 @@ GPS_HD T logobs_from_mahalanobis(T q, T log_constant) {
   return log_constant - T(0.5) * q;
 }
 
-// E-step for one point: logobs (K) from the Cholesky factors chol (K x D x D) and the
-// constants logc (K). z is caller scratch (D).
-template <class T>
-GPS_HD void estep_point(int D, int K, const T* x, const T* mu, const T* chol,
-                        const T* logc, T* z, T* logobs) {
-  for (int k = 0; k < K; ++k) {
-    for (int i = 0; i < D; ++i) z[i] = x[i] - mu[k * D + i];
-    la::solve_lower(D, 1, chol + k * D * D, D, z, 1);
-    logobs[k] = logobs_from_mahalanobis(la::dot(D, z, z), logc[k]);
-  }
-}
-
 // Normalises one row of log observations into log responsibilities
 // (logw = logobs - logsumexp(logobs)); returns the row's log-sum-exp, i.e. the point's
 // contribution to the log-likelihood.

@@ -159,10 +159,9 @@ GPS_HD T dot(int n, const T* x, const T* y) {
 
 // Triangular solves for many right-hand sides (B is n x nrhs, row-major), L lower
 // triangular. Same operations per element, in the same order, as solve_lower /
-// solve_lower_transposed / cholesky_solve (so results are bit-identical), loops ordered as
-// row updates (axpy over the nrhs contiguous columns) instead of one dot
-// product per column: this vectorises and avoids the dot products' serial dependency
-// chains. Prefer for nrhs >= 4.
+// solve_lower_transposed (so results are bit-identical), loops ordered as row updates
+// (axpy over the nrhs contiguous columns) instead of one dot product per column (why:
+// benchmarks/RESULTS.md, "Notes moved from the kernels").
 template <class T>
 GPS_HD void solve_lower_rows(int n, int nrhs, const T* L, int ldl, T* B, int ldb) {
   for (int i = 0; i < n; ++i) {
@@ -189,16 +188,11 @@ GPS_HD void solve_lower_transposed_rows(int n, int nrhs, const T* L, int ldl, T*
     for (int c = 0; c < nrhs; ++c) bi[c] /= d;
   }
 }
-template <class T>
-GPS_HD void cholesky_solve_rows(int n, int nrhs, const T* L, int ldl, T* B, int ldb) {
-  solve_lower_rows(n, nrhs, L, ldl, B, ldb);
-  solve_lower_transposed_rows(n, nrhs, L, ldl, B, ldb);
-}
 
-
-// x . y summed in four interleaved partial sums: independent add chains run ~4x faster
-// than dot() on a CPU core. The rounding differs from dot(); use it where no golden
-// value depends on the summation order (e.g. rollouts, which are reproducible either way).
+// x . y summed in four interleaved partial sums, faster than dot() (see
+// benchmarks/RESULTS.md, "Notes moved from the kernels"). The rounding differs from
+// dot(); use it where no golden value depends on the summation order (e.g. rollouts,
+// which are reproducible either way).
 template <class T>
 GPS_HD T dot_split4(int n, const T* x, const T* y) {
   T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
@@ -256,13 +250,11 @@ GPS_HD std::uint32_t cholesky_lower_rows(int n, T* A, int lda) {
 }  // namespace gpsx::la
 
 // ---- accumulating products with fused multiply-adds -----------------------------------------
-// The innermost loops never reduce into one scalar (a reduction is a serial chain of
-// dependent adds unless the compiler may reassociate), and they read four rows of B per
-// pass over a row of C, so C is loaded and stored once per four products. Each term is
-// accumulated by mul_add: on FMA hardware one fused operation instead of a multiply and an
-// add, so twice the arithmetic rate (the FLOP-bound small products of the LQR pass need
-// it). Results are the same for every scalar type that overloads mul_add lane-wise
-// (Lanes, lanes.h), so SIMD packs stay bit-identical to scalar code.
+// The innermost loops never reduce into one scalar, and they read four rows of B per pass
+// over a row of C. Each term is accumulated by mul_add (why both: benchmarks/RESULTS.md,
+// "Notes moved from the kernels"). Results are the same for every scalar type that
+// overloads mul_add lane-wise (Lanes, lanes.h), so SIMD packs stay bit-identical to
+// scalar code.
 namespace gpsx::la {
 
 // a * b + c: fused (one rounding) where the target has FMA (x86-64-v3 builds, GPUs), else
@@ -278,9 +270,8 @@ GPS_HD GPS_INLINE T mul_add(T a, T b, T c) {
 }
 
 // C (m x n) += alpha * op(A) (m x k) * B (k x n) with op(A)(i, p) = A[i * ars + p * acs].
-// Blocks of 3 x 4 entries of C stay in registers over the whole k: no C traffic in the
-// inner loop and 12 independent accumulation chains. Column blocks are the outer loop, so
-// the k x 4 slice of B stays in L1 while every row pair passes over it. Each C entry
+// Blocks of 3 x 4 entries of C are accumulated over the whole k, column blocks being the
+// outer loop (why: benchmarks/RESULTS.md, "Notes moved from the kernels"). Each C entry
 // accumulates p = 0..k-1 in order. upper_only: blocks entirely below the diagonal are
 // skipped (others are computed whole; complete with mirror_upper).
 // unit: alpha == 1, whose products are skipped (a loop-invariant choice, hence a template).
@@ -310,8 +301,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
         const T xa = unit ? x[p * acs] : alpha * x[p * acs];
         const T ya = unit ? y[p * acs] : alpha * y[p * acs];
         const T za = unit ? z[p * acs] : alpha * z[p * acs];
-        // One entry of B live at a time: with 12 accumulators and 3 entries of A that fills
-        // the 16 vector registers of AVX2 without reloading B.
+        // one entry of B live at a time (see RESULTS.md, "Notes moved from the kernels")
         const T* b = B + p * ldb + j;
         T bv = b[0];
         s00 = mul_add(xa, bv, s00);
@@ -349,7 +339,7 @@ GPS_HD void gemm_fma_blocked(int m, int n, int k, T alpha, const T* A, int ars, 
       c[0] = s0, c[1] = s1, c[2] = s2, c[3] = s3;
     }
   }
-  for (; j < n; ++j) {  // last columns: eight rows at a time, so eight chains in flight
+  for (; j < n; ++j) {  // last columns: eight rows at a time
     const int i_end = upper_only && j + 1 < m ? j + 1 : m;
     int i = 0;
     for (; i + 8 <= i_end; i += 8) {
@@ -585,10 +575,10 @@ GPS_HD void cholesky_solve_rows_recip_blocked(int n, int nrhs, const T* L, int l
   for (int i = n - 1; i >= 0; --i) row(i, i + 1, n, L + i, ldl);     // L^T X = Y
 }
 
-// (L L^T) X = B in place like cholesky_solve_rows, with fused updates and each row
-// scaled by the reciprocal of its pivot instead of nrhs divisions: n divisions in all,
-// whose throughput otherwise bounds small solves with many right-hand sides. Rounding
-// differs from cholesky_solve_rows in the last bits.
+// (L L^T) X = B in place like cholesky_solve, with fused updates and each row scaled by
+// the reciprocal of its pivot instead of nrhs divisions (n divisions in all; why:
+// benchmarks/RESULTS.md, "Notes moved from the kernels"). Rounding differs from
+// cholesky_solve in the last bits.
 template <class T>
 GPS_HD void cholesky_solve_rows_recip(int n, int nrhs, const T* L, int ldl, T* B, int ldb) {
   if (RegisterBlocked<T>::value) {

@@ -1,8 +1,9 @@
-// CPU fast path of the sequential eta search: the SAME lqr.h pass code (backward_sweep,
-// forward_kl) instantiated on a SIMD pack Lanes<S, W> (lanes.h), so one pass runs W
-// conditions at W different etas, one condition per lane: every product is a contiguous
-// W-wide load and multiply, with no horizontal sums. g++ only (vector extensions); the
-// CUDA executor runs SequentialSearchFn, one condition per thread.
+// CPU fast path of the sequential eta search: the SAME pass code (backward_sweep in
+// lqr_riccati.h, forward_kl in lqr_kl.h) instantiated on a SIMD pack Lanes<S, W>
+// (lanes.h), so one pass runs W conditions at W different etas, one condition per lane:
+// every product is a contiguous W-wide load and multiply, with no horizontal sums. g++
+// only (vector extensions); the CUDA executor runs SequentialSearchFn, one condition per
+// thread.
 //
 // Each lane keeps the reference's per-condition search (dual_iteration_end): its own eta,
 // bracket, pass count and convergence. A lane whose search ends hands out its condition's
@@ -13,14 +14,18 @@
 // operations in the same order). A new condition's inputs are staged into its lane step by
 // step inside its first pass (Stager). When a worker's queue runs dry, finished lanes are
 // parked on a pass they already passed while the others finish in the pack; the last
-// open search finishes with the scalar dual_search_from.
+// open search finishes with the scalar dual_search_from. Why it is laid out so (pack
+// costs, store forwarding): benchmarks/RESULTS.md, "Notes moved from the kernels".
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "gpsx/kernels/lanes.h"
-#include "gpsx/kernels/lqr.h"
+#include "gpsx/kernels/lqr_batch.h"
+#include "gpsx/kernels/lqr_dual_search.h"
+#include "gpsx/kernels/lqr_kl.h"
+#include "gpsx/kernels/lqr_riccati.h"
 
 namespace gpsx::lqr {
 
@@ -92,8 +97,8 @@ struct SequentialSearchLanes {
 
   struct Lane {
     std::int64_t m;      // condition; -1 once parked (its search ended, the queue is empty)
-    SearchSettings<S> s;
-    DualState<S> st;
+    S kl_bound;          // the condition's total KL bound
+    Bracket<S> st;
     bool pending;        // the condition's per-step inputs are not all staged yet
     bool has_good;       // good_eta is set
     S good_eta;          // an eta whose pack pass succeeded for this condition
@@ -133,8 +138,8 @@ struct SequentialSearchLanes {
     const Stager stage_backward{this, &pin, lane, true}, stage_forward{this, &pin, lane, false};
     // Once the queue is empty, a lane whose search ends is parked: it repeats a pass that
     // succeeded for its condition (same lane arithmetic, so it cannot fail) while the
-    // others finish in the pack. With one open search left, a pack pass would cost about
-    // twice the scalar pass, so that one finishes on the scalar path (below).
+    // others finish in the pack. The last open search finishes on the scalar path (below),
+    // which is then cheaper than a pack pass.
     int open = W;
     bool can_park = true;
     while (open >= 2 && can_park) {
@@ -156,15 +161,15 @@ struct SequentialSearchLanes {
         const std::int64_t m = L.m;
         if (m < 0) continue;  // parked
         const S used = L.st.eta;
-        ++L.st.itr;
-        scalar.res.passes[m] = L.st.itr;
+        ++L.st.passes;
+        scalar.res.passes[m] = L.st.passes;
         std::uint32_t status = kOk;
         bool done;
         if (pack_ok) {
           L.has_good = true;
           L.good_eta = used;
-          done = dual_iteration_end(L.s, kOk, used, true, div.lane(l), &L.st, scalar.res.eta + m,
-                                    scalar.res.kl + m, &status);
+          done = dual_iteration_end(scalar.search, L.kl_bound, kOk, used, true, div.lane(l),
+                                    &L.st, scalar.res.eta + m, scalar.res.kl + m, &status);
           if (done) store_controller(ctrl, l, scalar.out.at(m, d.T, d.dX, d.dU));
         } else {  // this lane's pass again with the scalar code (its own non-PD restarts)
           done = scalar_pass(m, used, &L, scalar_scratch, &status);
@@ -186,9 +191,10 @@ struct SequentialSearchLanes {
       const std::int64_t m = lane[l].m;
       if (m < 0) continue;
       const BatchResult<S>& res = scalar.res;
-      res.status[m] = dual_search_from(d, scalar.in.info(m), scalar.in.constraint(m), lane[l].s,
-                                       &lane[l].st, res.eta + m, scalar.out.at(m, d.T, d.dX, d.dU), none,
-                                       no_trace, res.kl + m, res.passes + m, scalar_scratch);
+      res.status[m] = dual_search_from(d, scalar.in.info(m), scalar.in.constraint(m),
+                                       scalar.search, lane[l].kl_bound, &lane[l].st, res.eta + m,
+                                       scalar.out.at(m, d.T, d.dX, d.dU), none, no_trace,
+                                       res.kl + m, res.passes + m, scalar_scratch);
     }
   }
 
@@ -246,18 +252,15 @@ struct SequentialSearchLanes {
   }
 
   // Stages the steps of the lanes whose condition is new during the pass, each just before
-  // the pass reads it, so the pack lines are written while the pass fetches them anyway (a
-  // separate gather of the whole condition read and wrote back the ~9 MB staging area once
-  // more).
+  // the pass reads it, so the pack lines are written while the pass fetches them anyway.
   struct Stager {
     const SequentialSearchLanes* search;
     const PackInputs<P>* pin;
     const Lane* lane;  // (W)
     bool backward;
     // Called before step t in pass order (backward: T-1 .. 0, forward: 0 .. T-1). Stages
-    // the step after t in that order, one step ahead: the lane's 8-byte stores then
-    // retire before the pass reads the packs with vector loads (a load that overlaps
-    // stores still in flight cannot be forwarded and stalls).
+    // the step after t in that order, one step ahead, so the lane's scalar stores are done
+    // before the pass reads the packs with vector loads.
     void operator()(int t) const {
       const int T = search->scalar.in.d.T;
       const int first = backward ? T - 1 : 0, ahead = backward ? t - 1 : t + 1;
@@ -278,8 +281,8 @@ struct SequentialSearchLanes {
     put(p.x0mu, in.x0mu, X, m, l);
     put(p.x0sigma, in.x0sigma, X * X, m, l);
     L->m = m;
-    L->s = scalar.search.settings(d, m);
-    L->st = dual_start(L->s, scalar.res.eta[m]);
+    L->kl_bound = scalar.search.kl_bound(d, scalar.step_mult[m]);
+    L->st = dual_start(scalar.search, scalar.res.eta[m]);
     L->pending = true;
     L->has_good = false;
     L->good_eta = S(0);
@@ -312,13 +315,14 @@ struct SequentialSearchLanes {
     const ForwardRecord<S> none{nullptr, nullptr, nullptr, nullptr};
     int attempts = 0;
     S eta_ok = used;
-    const std::uint32_t bs = backward_pass(d, info, con, used, L->s.del0, L->s.max_eta, out,
-                                           no_record, &eta_ok, &attempts, s);
+    const std::uint32_t bs = backward_pass(d, info, con, used, scalar.search.del0,
+                                           scalar.search.max_eta, out, no_record, &eta_ok,
+                                           &attempts, s);
     bool finite = true;
     S div = S(0);
     if (bs == kOk) div = forward_kl(d, info, view_of(out), con.kl_anchor(), none, s, &finite);
-    return dual_iteration_end(L->s, bs, eta_ok, finite, div, &L->st, scalar.res.eta + m,
-                              scalar.res.kl + m, status);
+    return dual_iteration_end(scalar.search, L->kl_bound, bs, eta_ok, finite, div, &L->st,
+                              scalar.res.eta + m, scalar.res.kl + m, status);
   }
 };
 
