@@ -315,11 +315,11 @@ GPS_HD void prior_scalars(T N0, int D, T strength, T* m, T* n0) {
 // The EM's two big products per cluster -- the squared whitened distances |L^-1 (x - mu)|^2
 // of all points and the weighted scatter sum_n w_n x_n x_n^T -- written for a point type T
 // that may be a SIMD pack of points (Lanes, lanes.h). Points are stored dimension-major,
-// xt (Dp x ldx packs), so every term is one vector fused multiply-add and a block of
-// accumulators stays in registers over a whole row or point range (the CPU's 16 vector
-// registers hold a 4 x 3 or 3 x 4 block plus operands). Dimensions are padded with zero rows
-// to Dp = em_padded_dim(D) and points with zero points, so every block is whole. The
-// device path computes the same sums as cuBLAS products over plain points.
+// xt (Dp x ldx packs), so every term is one vector fused multiply-add on a block of
+// accumulators (why these block shapes: benchmarks/RESULTS.md, "Notes moved from the
+// kernels"). Dimensions are padded with zero rows to Dp = em_padded_dim(D) and points with
+// zero points, so every block is whole. The device path computes the same sums as cuBLAS
+// products over plain points.
 
 constexpr int kEmDimBlock = 12;  // multiple of the 4-row and 3 x 4 blocks below
 
@@ -349,8 +349,7 @@ GPS_HD void whiten_pack_factor(int D, int Dp, const S* L, int ldl, S* packed) {
 // q (kPacks packs) = |z|^2 with L z = x - mu (forward substitution), for the kPacks packs of
 // points starting at xt (Dp rows, row stride ldx packs). mu (Dp) is zero beyond D; zt is
 // scratch (Dp x kPacks). Rows go in blocks of four: the terms of the columns already solved
-// are independent fused multiply-adds in registers; only the 4 x 4 diagonal block is a
-// dependent chain, and it overlaps the next block's products.
+// are independent fused multiply-adds; only the 4 x 4 diagonal block is a dependent chain.
 template <int kPacks, class T, class S>
 GPS_HD void whitened_sq_norms(int Dp, const S* packed, const S* mu, const T* xt, int ldx, T* zt,
                               T* q) {
@@ -415,7 +414,7 @@ GPS_HD void weighted_points(int Dp, int npacks, const T* w, const T* xt, int ldx
 
 // XX (Dp x Dp) lower triangle = sum_n xt[i][n] wxt[j][n] (j <= i) over npacks packs; entries
 // just above the diagonal may be written too. Blocks of 3 x 4 entries accumulate over all
-// points in registers; the three rows of xt stay in L1 while the columns pass.
+// points.
 template <class T, class S>
 GPS_HD void weighted_scatter_lower(int Dp, int npacks, const T* xt, const T* wxt, int ldx, S* XX,
                                    int ldxx) {
