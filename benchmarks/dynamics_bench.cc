@@ -116,7 +116,7 @@ UpdateTimes run_update(const gpsx::Executor& ex, int M, const std::vector<double
                        const std::vector<double>& U, UpdateOutputs* out = nullptr) {
   const gpsx::DynamicsPriorSettings s = prior_settings();
   gpsx::DynamicsPrior prior = gpsx::make_dynamics_prior(ex, M, T, dX, dU, s);
-  std::vector<double> ws(gpsx::dynamics_workspace_size(ex, prior, N, s));  // once per run
+  std::vector<double> ws(gpsx::dynamics_workspace_size(ex, prior, N));  // once per run
   std::vector<double> Fm(static_cast<std::size_t>(M) * T * dX * (dX + dU)), fv(M * T * dX),
       cov(static_cast<std::size_t>(M) * T * dX * dX), x0mu(M * dX), x0sigma(M * dX * dX);
   UpdateTimes r;
@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
       gpsx::DynamicsPriorSettings s = prior_settings();
       s.gmm.max_iterations = maxit;
       gpsx::DynamicsPrior prior = gpsx::make_dynamics_prior(one, 1, T, dX, dU, s);
-      std::vector<double> ws(gpsx::dynamics_workspace_size(one, prior, N, s));
+      std::vector<double> ws(gpsx::dynamics_workspace_size(one, prior, N));
       const double c0 = thread_cpu_seconds();
       gpsx::dynamics_prior_update(one, s, prior, N, X.data(), U.data(), ws.data(), ws.size());
       bestc = std::min(bestc, thread_cpu_seconds() - c0);

@@ -31,7 +31,7 @@ constexpr double kRtolOwnEm = 1e-6;        // dynamics fit after running our own
 
 // A caller-sized workspace for batches of N trajectories, for executors of up to 2 threads.
 std::vector<double> workspace(const DynamicsPrior& p, int N, const DynamicsPriorSettings& s) {
-  return std::vector<double>(dynamics_workspace_size(cpu_executor(2), p, N, s));
+  return std::vector<double>(dynamics_workspace_size(cpu_executor(2), p, N));
 }
 std::vector<double> lr_workspace(int M, int N, int T, int dX, int dU) {
   return std::vector<double>(dynamics_fit_lr_workspace_size(cpu_executor(2), M, N, T, dX, dU));
@@ -414,7 +414,7 @@ TEST(DynamicsFit, SerialAndParallelExecutorsAgree) {
     const int threads = run == 0 ? 1 : 2;
     DynamicsPrior prior = make_dynamics_prior(cpu_executor(1), M, T, dX, sys.dU, s);
     // run 2: a budget below one condition, so every call works one condition at a time
-    std::vector<double> ws(dynamics_workspace_size(cpu_executor(2), prior, N, s,
+    std::vector<double> ws(dynamics_workspace_size(cpu_executor(2), prior, N,
                                                    run == 2 ? 1 : kDefaultWorkspaceBudgetBytes));
     const auto g = dynamics_prior_update(cpu_executor(threads), s, prior, N, Xb.data(), Ub.data(),
                                          ws.data(), ws.size(), assign.data());

@@ -75,7 +75,7 @@ Outcome run(const Executor& ex, const DynamicsPriorSettings& s, const Batch& b,
   const std::int64_t MT = static_cast<std::int64_t>(M) * T;
   Outcome o;
   DynamicsPrior prior = make_dynamics_prior(ex, M, T, dX, b.dU, s);
-  Buffer<double> ws(ex, dynamics_workspace_size(ex, prior, b.N, s));
+  Buffer<double> ws(ex, dynamics_workspace_size(ex, prior, b.N));
   const Buffer<double> X = on(ex, "X", b.X), U = on(ex, "U", b.U), Xf = on(ex, "X fit", X_fit);
   Buffer<double> Fm(ex, "Fm", {MT * dX * dXU}), fv(ex, "fv", {MT * dX}), cov(ex, "cov", {MT * dX * dX});
   Buffer<double> mu0(ex, "mu0", {MT * D}), Phi(ex, "Phi", {MT * D * D});

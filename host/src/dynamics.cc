@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "dynamics_packs.h"
 #include "gpsx/host/check.h"
@@ -100,11 +101,15 @@ struct FitLayout {
   }
 };
 
-std::size_t fit_elements(const Executor& ex, int M, int Mc, int N, int T, int dX, int dU, int K) {
-  const std::size_t estep = gmm_workspace_size(ex, Mc, N * (T - 1), 2 * dX + dU, K, 0);
+// gmm_estep's workspace for all Mc conditions of a fit chunk in one call.
+std::size_t estep_elements(const Executor& ex, int Mc, int N, int T, int D, int K) {
+  return gmm_workspace_size(ex, Mc, N * (T - 1), D, K, std::numeric_limits<std::size_t>::max());
+}
+
+std::size_t fit_elements(const Executor& ex, int Mc, int N, int T, int dX, int dU, int K) {
+  const std::size_t estep = estep_elements(ex, Mc, N, T, 2 * dX + dU, K);
   Carve measure;
   FitLayout layout(ex, measure, Mc, N, T, dX, dU, K, true, estep);
-  (void)M;
   return measure.elements();
 }
 
@@ -117,7 +122,7 @@ std::size_t lr_elements(int Mc, int N, int T, int dX, int dU) {
 
 int fit_chunk(const Executor& ex, const DynamicsPrior& p, int N, std::size_t elements) {
   return chunk_capacity(p.M, elements, [&](int Mc) {
-    return fit_elements(ex, p.M, Mc, N, p.T, p.dX, p.dU, p.gmm.max_clusters);
+    return fit_elements(ex, Mc, N, p.T, p.dX, p.dU, p.gmm.max_clusters);
   });
 }
 
@@ -153,8 +158,9 @@ DynamicsPrior make_dynamics_prior(const Executor& ex, int M, int T, int dX, int 
   p.X = Buffer<double>(ex, "prior X", {traj * T * dX});
   p.U = Buffer<double>(ex, "prior U", {traj * T * dU});
   p.points = Buffer<double>(ex, "prior points", {M * P * p.D()});
-  p.gmm = make_gmm_state(ex, M, s.max_clusters, p.D());
-  p.logobs = Buffer<double>(ex, "prior logobs", {M * P * s.max_clusters});
+  // dynamics_prior_clusters never goes below 2 clusters.
+  p.gmm = make_gmm_state(ex, M, std::max(s.max_clusters, 2), p.D());
+  p.logobs = Buffer<double>(ex, "prior logobs", {M * P * p.gmm.max_clusters});
   p.logobs_valid.assign(M, 0);
   return p;
 }
@@ -166,16 +172,15 @@ int dynamics_prior_clusters(const DynamicsPriorSettings& s, int Ntraj, int T) {
 }
 
 std::size_t dynamics_workspace_size(const Executor& ex, const DynamicsPrior& p, int N,
-                                    const DynamicsPriorSettings& s, std::size_t budget_bytes) {
+                                    std::size_t budget_bytes) {
   require(p.M >= 1, "dynamics_workspace_size: prior not created (use make_dynamics_prior)");
   require(N >= 1, "dynamics_workspace_size: need N >= 1 trajectories, got " + std::to_string(N));
   const std::size_t budget = budget_bytes / sizeof(double);
   const int K = p.gmm.max_clusters;
   const std::size_t update =
-      gmm_workspace_size(ex, p.M, p.capacity * (p.T - 1), p.D(), std::max(K, 2), budget_bytes);
+      gmm_workspace_size(ex, p.M, p.capacity * (p.T - 1), p.D(), K, budget_bytes);
   const int Mc = std::max(1, fit_chunk(ex, p, N, budget));
-  const std::size_t fit = fit_elements(ex, p.M, Mc, N, p.T, p.dX, p.dU, K);
-  (void)s;
+  const std::size_t fit = fit_elements(ex, Mc, N, p.T, p.dX, p.dU, K);
   Carve initial_state;
   initial_state.take<std::uint32_t>(p.M);
   return std::max({update, fit, initial_state.elements(),
@@ -228,9 +233,9 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
   const int Mc = fit_chunk(ex, p, N, workspace_size);
   require_workspace(Mc, workspace_size,
-                    fit_elements(ex, M, 1, N, T, dX, dU, p.gmm.max_clusters), "dynamics_fit_prior");
+                    fit_elements(ex, 1, N, T, dX, dU, p.gmm.max_clusters), "dynamics_fit_prior");
   const bool want_eval = eval.mu0 || eval.Phi || eval.m || eval.n0;
-  const std::size_t estep = gmm_workspace_size(ex, Mc, N * (T - 1), D, p.gmm.max_clusters, 0);
+  const std::size_t estep = estep_elements(ex, Mc, N, T, D, p.gmm.max_clusters);
   Carve carve(workspace, workspace_size);
   FitLayout w(ex, carve, Mc, N, T, dX, dU, K, want_eval, estep);
   const dyn::FitScratch L(N, K, dX, dU);

@@ -16,9 +16,9 @@ namespace {
 
 std::string condition_prefix(int m) { return "condition " + std::to_string(m) + ": "; }
 
-// The chunk's scratch besides the backend: initial assignment, non-finite scan, flags,
+// A chunk's arrays besides the backend's: initial assignment, non-finite scan, flags,
 // inference scratch.
-struct InitArrays {
+struct ChunkArrays {
   int* assignment;               // (Mc x P)
   std::int64_t* first_bad;       // (Mc)
   int* ok;                       // (Mc)
@@ -26,7 +26,7 @@ struct InitArrays {
   std::uint32_t* status;         // (Mc)
   double* wts;                   // (Mc x (K + D)) gmm_inference scratch
   double* logwts;                // (Mc x K) gmm_inference's cluster weights when not wanted
-  InitArrays(Carve& c, int Mc, int P, int K, int D)
+  ChunkArrays(Carve& c, int Mc, int P, int K, int D)
       : assignment(c.take<int>(static_cast<std::int64_t>(Mc) * P)),
         first_bad(c.take<std::int64_t>(Mc)),
         ok(c.take<int>(Mc)),
@@ -36,12 +36,12 @@ struct InitArrays {
         logwts(c.take<double>(static_cast<std::int64_t>(Mc) * K)) {}
 };
 
-// The layout of one chunk of Mc conditions: init arrays, then the backend.
+// The layout of one chunk of Mc conditions: its arrays, then the backend.
 struct ChunkLayout {
-  InitArrays init;
+  ChunkArrays arrays;
   std::unique_ptr<detail::EmBackend> em;
   ChunkLayout(const Executor& ex, GmmState& g, int Mc, int P, int K, Carve& c)
-      : init(c, Mc, P, K, g.D), em(detail::make_em_backend(ex, g, P, K, Mc, c)) {}
+      : arrays(c, Mc, P, K, g.D), em(detail::make_em_backend(ex, g, P, K, Mc, c)) {}
 };
 
 std::size_t chunk_elements(const Executor& ex, int M, int D, int Mc, int P, int K) {
@@ -207,7 +207,7 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int P, const double*
 
   Carve carve(workspace, workspace_size);
   ChunkLayout chunk(ex, g, Mc, P, K, carve);
-  const InitArrays& a = chunk.init;
+  const ChunkArrays& a = chunk.arrays;
   std::vector<std::int64_t> first_bad(Mc);
   std::vector<int> active(Mc);
   std::vector<std::uint32_t> init_status(Mc);
@@ -293,7 +293,7 @@ void gmm_inference(const Executor& ex, const GmmState& g, int Q, const double* p
   Carve carve(workspace, workspace_size);
   GmmState& state = const_cast<GmmState&>(g);  // read only
   ChunkLayout chunk(ex, state, Mc, Q, K, carve);
-  const InitArrays& a = chunk.init;
+  const ChunkArrays& a = chunk.arrays;
   std::vector<std::uint32_t> st(Mc);
   for (int m0 = 0; m0 < M; m0 += Mc) {
     const int mc = std::min(Mc, M - m0);

@@ -8,7 +8,7 @@
 // One GPS iteration per condition batch (all arrays in the executor's memory, the
 // workspace sized once per run; see the README's memory contract):
 //   DynamicsPrior prior = make_dynamics_prior(ex, M, T, dX, dU, settings);
-//   Buffer<double> ws(ex, dynamics_workspace_size(ex, prior, N, settings));
+//   Buffer<double> ws(ex, dynamics_workspace_size(ex, prior, N));
 //   dynamics_prior_update(ex, settings, prior, N, X, U, ws.data(), ws.size());
 //   dynamics_fit_prior(ex, settings, prior, N, X, U, Fm, fv, dyn_covar, ws.data(), ws.size());
 //   dynamics_initial_state(ex, settings, &prior, M, N, T, dX, X, init_var, x0mu, x0sigma,
@@ -71,7 +71,6 @@ DynamicsPrior make_dynamics_prior(const Executor& ex, int M, int T, int dX, int 
 // dynamics_fit_lr need for batches of N trajectories per condition: conditions are
 // processed in chunks of at most budget_bytes of scratch (at least one per chunk).
 std::size_t dynamics_workspace_size(const Executor& ex, const DynamicsPrior& prior, int N,
-                                    const DynamicsPriorSettings& settings,
                                     std::size_t budget_bytes = kDefaultWorkspaceBudgetBytes);
 // The same for dynamics_fit_lr alone (no prior).
 std::size_t dynamics_fit_lr_workspace_size(const Executor& ex, int M, int N, int T, int dX,
