@@ -6,6 +6,7 @@
 #include "gpsx/host/lin_gauss.h"
 #include "gpsx/host/sampling.h"
 #include "gpsx_test/eval_cost_case.h"
+#include "gpsx_test/transfers.h"
 #include "gpsx_test/reference.h"
 
 namespace gpsx {
@@ -61,8 +62,14 @@ TEST(CudaExecutor, EvalCostMatchesReference) {
   Buffer<double> cs(ex, M * N * T), cc(ex, M * T), cv(ex, M * T * dxu), Cm(ex, M * T * dxu * dxu);
   std::vector<std::uint32_t> status(M);
   EvalCostWorkspace ws;
+  // A first call sizes the workspace; the second is an iteration's: scalars only cross.
   eval_cost(ex, model.model, M, N, T, dX, dU, dX_.data(), dU_.data(), djac.data(), cs.data(),
             cc.data(), cv.data(), Cm.data(), status.data(), ws);
+  const std::uint64_t before = test::transferred_bytes();
+  eval_cost(ex, model.model, M, N, T, dX, dU, dX_.data(), dU_.data(), djac.data(), cs.data(),
+            cc.data(), cv.data(), Cm.data(), status.data(), ws);
+  const std::uint64_t sample_bytes = (batch.X.size() + batch.U.size() + batch.jac.size()) * 8;
+  EXPECT_LT(test::transferred_bytes() - before, sample_bytes / 10) << "host<->device bytes";
   const auto hcs = to_host(ex, cs), hcc = to_host(ex, cc), hcv = to_host(ex, cv), hCm = to_host(ex, Cm);
   for (int m = 0; m < M; ++m) {
     EXPECT_EQ(status[m], kOk);

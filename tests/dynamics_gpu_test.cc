@@ -14,6 +14,7 @@
 #include "gpsx/host/dynamics.h"
 #include "gpsx/kernels/hd.h"
 #include "gpsx_test/reference.h"
+#include "gpsx_test/transfers.h"
 
 namespace gpsx {
 namespace {
@@ -58,15 +59,6 @@ Vec host(const Executor& ex, const Buffer<double>& b) {
   return v;
 }
 
-std::uint64_t transfer_counter(const Executor& ex) {
-#if GPSX_HAVE_CUDA
-  return ex.is_cuda() ? cuda::transfer_bytes().total() : 0;
-#else
-  (void)ex;
-  return 0;
-#endif
-}
-
 // The GPS iteration's dynamics phase on `ex`: arrays allocated once in its memory, then
 // the four calls, which move only per-condition scalars across (counted).
 Outcome run(const Executor& ex, const DynamicsPriorSettings& s, const Batch& b,
@@ -83,7 +75,7 @@ Outcome run(const Executor& ex, const DynamicsPriorSettings& s, const Batch& b,
       cov_lr(ex, "cov lr", {MT * dX * dX});
   Buffer<double> x0mu(ex, "x0mu", {M * dX}), x0sigma(ex, "x0sigma", {M * dX * dX});
 
-  const std::uint64_t before = transfer_counter(ex);
+  const std::uint64_t before = test::transferred_bytes();
   o.em = dynamics_prior_update(ex, s, prior, b.N, X.data(), U.data(), ws.data(), ws.size());
   o.fit = dynamics_fit_prior(ex, s, prior, b.N, Xf.data(), U.data(), Fm.data(), fv.data(),
                              cov.data(), ws.data(), ws.size(), {mu0.data(), Phi.data()});
@@ -91,7 +83,7 @@ Outcome run(const Executor& ex, const DynamicsPriorSettings& s, const Batch& b,
                          fv_lr.data(), cov_lr.data(), ws.data(), ws.size());
   o.init = dynamics_initial_state(ex, s, &prior, M, b.N, T, dX, Xf.data(), 1e-6, x0mu.data(),
                                   x0sigma.data(), ws.data(), ws.size());
-  o.transferred = transfer_counter(ex) - before;
+  o.transferred = test::transferred_bytes() - before;
 
   o.gmm = gmm_parameters(ex, prior.gmm);
   o.Fm = host(ex, Fm), o.fv = host(ex, fv), o.cov = host(ex, cov);

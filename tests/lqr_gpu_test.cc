@@ -12,6 +12,7 @@
 #include "gpsx/host/device.h"
 #include "gpsx/host/traj_opt.h"
 #include "gpsx_test/reference.h"
+#include "gpsx_test/transfers.h"
 
 namespace gpsx {
 namespace {
@@ -56,6 +57,8 @@ struct Outcome {
   Vec ctrl, eta, kl;
   std::vector<int> passes;
   std::vector<std::uint32_t> status;
+  std::uint64_t transferred = 0;  // host<->device bytes inside traj_opt_update
+  std::uint64_t input_bytes = 0;  // the batch of LQR inputs
 };
 
 // Runs traj_opt_update on `ex` with every array in `loc` memory.
@@ -97,16 +100,20 @@ Outcome run(const Executor& ex, Location loc, const HostBatch& b, const TrajOptS
   Buffer<std::uint32_t> status("status", {M}, loc);
   const std::size_t wsize = traj_opt_workspace_size(d, M, s);
   Buffer<double> ws("workspace", {static_cast<std::int64_t>(wsize)}, loc);
+  const std::uint64_t before = test::transferred_bytes();
   traj_opt_update(ex, d, M, bi, step_mult.data(), s, out,
                   lqr::BatchResult<double>{eta.data(), kl.data(), passes.data(), status.data()},
                   ws.data(), wsize);
   synchronize(ex);
+  const std::uint64_t transferred = test::transferred_bytes() - before;
+  std::uint64_t input_bytes = 0;
+  for (const Vec& a : b.arrays) input_bytes += a.size() * sizeof(double);
   const auto get = [](const auto& buf) {
     const auto h = buf.to(Location::kHost);
     return std::vector<std::remove_cv_t<std::remove_reference_t<decltype(h[0])>>>(
         h.data(), h.data() + h.size());
   };
-  return {get(ctrl), get(eta), get(kl), get(passes), get(status)};
+  return {get(ctrl), get(eta), get(kl), get(passes), get(status), transferred, input_bytes};
 }
 
 TEST(LqrGpu, CudaExecutorMatchesCpu) {
@@ -120,6 +127,8 @@ TEST(LqrGpu, CudaExecutorMatchesCpu) {
     const Outcome cpu = run(cpu_executor(0), Location::kHost, b, s);
     const Outcome gpu = run(make_executor(DeviceChoice::kCuda, 0), Location::kDevice, b, s);
     EXPECT_TRUE(gpu.status[2] & kNonFinite);
+    // The memory contract: per-condition scalars at most, never the batch.
+    EXPECT_LT(gpu.transferred, gpu.input_bytes / 100) << "host<->device bytes in the update";
     for (int m = 0; m < b.M; ++m) {
       EXPECT_EQ(gpu.status[m], cpu.status[m]) << "condition " << m;
       EXPECT_EQ(gpu.passes[m], cpu.passes[m]) << "condition " << m;
