@@ -39,7 +39,7 @@ double seconds_since(Clock::time_point t0) {
 using gpsx::bench::process_cpu_seconds;
 using gpsx::bench::thread_cpu_seconds;
 
-// Documented reference constants (issue 5), measured on an Intel Xeon vCPU.
+// Reference timings documented with the dynamics-fit task, measured on an Intel Xeon vCPU.
 constexpr double kRefUpdate = 0.21;       // s per DynamicsLRPrior update, ~7 EM iterations
 constexpr double kRefEmIteration = 0.0126;  // s per EM iteration
 constexpr int kRefEmIterations = 7;
