@@ -178,9 +178,11 @@ TEST(Gmm, BatchedConditionsAreIndependent) {
   }
 }
 
-// The per-cluster factor kernel (the device path's factorisation) run by the CPU executor:
-// L L^T = sigma, constants match the E-step's, and a non-PD covariance is flagged.
-TEST(Gmm, ClusterFactorKernel) {
+// The device path's per-cluster step after the batched factorisation, run by the CPU
+// executor on factors made here (cuSOLVER leaves garbage above the diagonal; a failed
+// factorisation reports info != 0): upper triangle cleared, L Linv = I, constants match
+// the E-step's, and the non-PD cluster is flagged.
+TEST(Gmm, EstepFactorKernel) {
   const json& ref = gmm_reference();
   const json& c = ref["cases"][3];
   const Points data = points_of(ref["data"]);
@@ -188,16 +190,28 @@ TEST(Gmm, ClusterFactorKernel) {
   GmmState& g = f.g;
   run_update(f, data, c["K"].get<int>(), c["max_iterations"].get<int>(), c["em"]["init_assignment"]);
   const int K = g.K, D = g.D;
-  std::vector<double> chol(K * D * D), logc(K);
+  ASSERT_GE(K, 3);
+  std::vector<double> chol(K * D * D), Linv(K * D * D), logc(K);
+  std::vector<int> info(K, 0);
   std::vector<std::uint32_t> st(K, 99);
   g.sigma[2 * D * D + D + 1] = -1.0;  // cluster 2 no longer PD
+  for (int k = 0; k < K; ++k) {
+    double* L = chol.data() + k * D * D;
+    std::copy_n(g.sigma.data() + k * D * D, D * D, L);
+    info[k] = la::cholesky_lower(D, L, D) == kOk ? 0 : 1;
+    for (int i = 0; i < D; ++i)
+      for (int j = i + 1; j < D; ++j) L[i * D + j] = 7.0;  // like cuSOLVER's leftovers
+  }
+  ASSERT_NE(info[2], 0);
   for_each_2d(cpu_executor(2), 1, K,
-              gmm::ClusterFactorStep<double>{K, D, g.sigma.data(), g.logmass.data(), chol.data(),
-                                             logc.data(), st.data()});
+              gmm::EstepFactorStep<double>{K, D, info.data(), g.logmass.data(), chol.data(),
+                                           Linv.data(), logc.data(), st.data()});
   EXPECT_EQ(st[2], kNotPositiveDefinite);
-  for (int k = 0; k < 2; ++k) {
+  for (int k = 0; k < K; ++k) {
+    if (k == 2) continue;
     ASSERT_EQ(st[k], kOk);
     const double* L = chol.data() + k * D * D;
+    const double* Li = Linv.data() + k * D * D;
     double logdet = 0.0;
     for (int i = 0; i < D; ++i) {
       logdet += 2.0 * std::log(L[i * D + i]);
@@ -205,9 +219,13 @@ TEST(Gmm, ClusterFactorKernel) {
         if (j > i) {
           EXPECT_EQ(L[i * D + j], 0.0);
         }
-        double s = 0.0;
-        for (int p = 0; p < D; ++p) s += L[i * D + p] * L[j * D + p];
+        double s = 0.0, e = 0.0;
+        for (int p = 0; p < D; ++p) {
+          s += L[i * D + p] * L[j * D + p];
+          e += L[i * D + p] * Li[p * D + j];
+        }
         EXPECT_NEAR(s, g.sigma[(k * D + i) * D + j], 1e-12);
+        EXPECT_NEAR(e, i == j ? 1.0 : 0.0, 1e-9);
       }
     }
     EXPECT_NEAR(logc[k], -0.5 * D * std::log(2 * M_PI) - 0.5 * logdet + g.logmass[k], 1e-12);
@@ -227,6 +245,25 @@ TEST(Gmm, TooSmallWorkspaceNamesTheNeededSize) {
     EXPECT_NE(msg.find("gmm_update: workspace of " + std::to_string(need / 2)), std::string::npos) << msg;
     EXPECT_NE(msg.find(std::to_string(need)), std::string::npos) << msg;
   }
+}
+
+// A caller's assignment with a label outside [0, K) is refused, naming the condition and
+// point, before the state changes.
+TEST(Gmm, AssignmentOutsideTheClustersIsRefused) {
+  const Points data = points_of(gmm_reference()["data"]);
+  std::vector<int> a(data.P, 0);
+  for (int p = 0; p < data.P; ++p) a[p] = p % 3;
+  a[5] = 3;
+  Fixture f(1, data.P, data.D, 3);
+  try {
+    f.update(data.P, data.x.data(), 3, GmmSettings{}, a.data());
+    FAIL() << "label 3 of K = 3 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("condition 0, point 5 is outside [0, 3)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(f.g.initialised());
+  EXPECT_EQ(f.g.initialisations, 0u);
 }
 
 // An empty initial cluster has no mean: reported, not a crash.

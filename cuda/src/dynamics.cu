@@ -9,8 +9,7 @@
   GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::PriorWeightsStep<T>)   \
   GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::CenteredMomentStep<T>) \
   GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::FitPriorStep<T>)       \
-  GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::InitialStateStep<T>)      \
-  GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::ClusterFactorStep<T>)
+  GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::InitialStateStep<T>)
 
 GPSX_DYNAMICS_INSTANTIATE(double)
 
@@ -24,6 +23,7 @@ GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::ZeroLastStep<double>)
 GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::FoldStepStatusStep)
 GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::RandomAssignmentStep)
 GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::gmm::FirstNonFiniteStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::gmm::FirstBadLabelStep)
 GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::gmm::InitClusterStep<double>)
 GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::gmm::InferenceStep<double>)
 

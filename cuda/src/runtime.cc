@@ -115,7 +115,10 @@ void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream s
                                                              : cudaMemcpyDeviceToDevice;
   const auto s = static_cast<cudaStream_t>(stream.handle);
   GPSX_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, k, s));
-  GPSX_CUDA_CHECK(cudaStreamSynchronize(s));
+  // Device to device on an executor's stream stays queued, ordered with its kernels; a
+  // copy that touches host memory returns only when the host may use that memory, and
+  // one on the legacy stream (buffers made without an executor) waits as well.
+  if (kind != CopyKind::kDeviceToDevice || s == nullptr) GPSX_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 Stream create_stream() {

@@ -36,8 +36,7 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global) {
   cmd->callback([opts, &global] {
     const Executor ex = command_executor(global);
     const int M = opts->conditions, N = opts->samples;
-    const Location loc = ex.is_cuda() ? Location::kDevice : Location::kHost;
-    Buffer<double> dist2("final_dist2", {M, N}, loc);  // (M x N)
+    Buffer<double> dist2(ex, "final_dist2", {M, N});  // (M x N)
     const RandomWalk<double> walk{global.seed, N, opts->steps, opts->dim, 1.0, dist2.data()};
 
     const auto t0 = std::chrono::steady_clock::now();

@@ -54,10 +54,9 @@ struct StatusArrays {
       const int m = m0 + i;
       rep.status[m] = st[i];
       if (pst[i] != kOk)
-        rep.message[m] = "condition " + std::to_string(m) +
-                         ": a GMM prior covariance is not positive definite";
+        rep.message[m] = condition_label(m) + "a GMM prior covariance is not positive definite";
       else if (ft[i] >= 0)
-        rep.message[m] = "condition " + std::to_string(m) + ": " + status_name(fst[i]) +
+        rep.message[m] = condition_label(m) + status_name(fst[i]) +
                          " in the dynamics fit at step " + std::to_string(ft[i]);
     }
   }
@@ -66,6 +65,14 @@ struct StatusArrays {
 // Zeroes step T-1 of conditions [0, mc) of an (M x T x inner) output (null: skipped).
 void zero_last_step(const Executor& ex, int mc, int T, std::int64_t inner, double* a) {
   if (a) for_each(ex, mc, dyn::ZeroLastStep<double>{T, inner, a});
+}
+
+// The same for a chunk's fitted dynamics Fm, fv, dyn_covar (never fitted at T-1).
+void zero_last_dynamics(const Executor& ex, int mc, int T, int dX, int dU, double* Fm,
+                        double* fv, double* dyn_covar) {
+  zero_last_step(ex, mc, T, static_cast<std::int64_t>(dX) * (dX + dU), Fm);
+  zero_last_step(ex, mc, T, dX, fv);
+  zero_last_step(ex, mc, T, static_cast<std::int64_t>(dX) * dX, dyn_covar);
 }
 
 // The fit's arrays for a chunk of Mc conditions: scratch, gathered points, their log
@@ -80,7 +87,7 @@ struct FitLayout {
   StatusArrays st;
   detail::FitPack* packs = nullptr;  // (threads x pack_size) CPU only
   std::int64_t pack_size = 0;
-  double* estep_ws;     // the rest: gmm_estep's workspace
+  double* estep_ws;     // (estep_ws_size) gmm_estep's workspace for the chunk
   std::size_t estep_ws_size;
 
   FitLayout(const Executor& ex, Carve& c, int Mc, int N, int T, int dX, int dU, int K,
@@ -126,11 +133,6 @@ int fit_chunk(const Executor& ex, const DynamicsPrior& p, int N, std::size_t ele
   });
 }
 
-void require_workspace(int Mc, std::size_t given, std::size_t need_one, const char* fn) {
-  require(Mc >= 1, std::string(fn) + ": workspace of " + std::to_string(given) +
-                       " elements is too small for one condition (needs " +
-                       std::to_string(need_one) + "; use dynamics_workspace_size)");
-}
 
 }  // namespace
 
@@ -202,8 +204,15 @@ GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSet
   require(p.M >= 1, "dynamics_prior_update: prior not created (use make_dynamics_prior)");
   require(N >= 1, "dynamics_prior_update: need N >= 1 trajectories, got " + std::to_string(N));
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU;
-  // Append the batch and keep the newest `capacity` trajectories (oldest first).
   const int keep = std::min(p.count + N, p.capacity);
+  const int P = keep * (T - 1), K = dynamics_prior_clusters(s, keep, T);
+  // Refuse a too small workspace before the data set changes; from here on the EM's last
+  // log observations no longer belong to the data set until the update has run.
+  const std::size_t one = gmm_workspace_size(ex, 1, P, p.D(), K, 0);
+  require_chunk(workspace_size >= one ? 1 : 0, workspace_size, one, "dynamics_prior_update",
+                "dynamics_workspace_size");
+  p.logobs_valid.assign(M, 0);
+  // Append the batch and keep the newest `capacity` trajectories (oldest first).
   for_each(ex, M, dyn::AppendTrajectoriesStep<double>{N, p.count, keep, p.capacity,
                                                       static_cast<std::int64_t>(T) * dX, X,
                                                       p.X.data()});
@@ -212,11 +221,9 @@ GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSet
                                                       p.U.data()});
   p.count = keep;
   // Points n*(T-1)+t over [x_t; u_t; x_{t+1}] of the prior data set.
-  const int P = keep * (T - 1);
   for_each_2d(ex, M, P, dyn::GatherPriorPointsStep<double>{keep, p.capacity, T, dX, dU,
                                                            p.X.data(), p.U.data(),
                                                            p.points.data()});
-  const int K = dynamics_prior_clusters(s, keep, T);
   GmmUpdateReport rep = gmm_update(ex, p.gmm, P, p.points.data(), K, s.gmm, workspace,
                                    workspace_size, init_assignment, p.logobs.data());
   p.logobs_valid = rep.final_logobs_valid;
@@ -232,8 +239,8 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
   require(N >= 1, "dynamics_fit_prior: need N >= 1 trajectories, got " + std::to_string(N));
   const int M = p.M, T = p.T, dX = p.dX, dU = p.dU, D = p.D(), K = p.gmm.K, dXU = dX + dU;
   const int Mc = fit_chunk(ex, p, N, workspace_size);
-  require_workspace(Mc, workspace_size,
-                    fit_elements(ex, 1, N, T, dX, dU, p.gmm.max_clusters), "dynamics_fit_prior");
+  require_chunk(Mc, workspace_size, fit_elements(ex, 1, N, T, dX, dU, p.gmm.max_clusters),
+                "dynamics_fit_prior", "dynamics_workspace_size");
   const bool want_eval = eval.mu0 || eval.Phi || eval.m || eval.n0;
   const std::size_t estep = estep_elements(ex, Mc, N, T, D, p.gmm.max_clusters);
   Carve carve(workspace, workspace_size);
@@ -296,9 +303,7 @@ FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& s,
       detail::fit_prior_packs(ex.threads, step, mc, w.packs, w.pack_size);
     else
       for_each_2d(ex, mc, T - 1, step);
-    zero_last_step(ex, mc, T, static_cast<std::int64_t>(dX) * dXU, step.Fm);
-    zero_last_step(ex, mc, T, dX, step.fv);
-    zero_last_step(ex, mc, T, static_cast<std::int64_t>(dX) * dX, step.dyn_covar);
+    zero_last_dynamics(ex, mc, T, dX, dU, step.Fm, step.fv, step.dyn_covar);
     zero_last_step(ex, mc, T, D, e_mu0);
     zero_last_step(ex, mc, T, DD, e_Phi);
     zero_last_step(ex, mc, T, 1, e_m);
@@ -319,7 +324,8 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
   const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
   const int Mc = chunk_capacity(M, workspace_size,
                                 [&](int mc) { return lr_elements(mc, N, T, dX, dU); });
-  require_workspace(Mc, workspace_size, lr_elements(1, N, T, dX, dU), "dynamics_fit_lr");
+  require_chunk(Mc, workspace_size, lr_elements(1, N, T, dX, dU), "dynamics_fit_lr",
+                "dynamics_fit_lr_workspace_size");
   Carve carve(workspace, workspace_size);
   double* scratch = carve.take<double>(static_cast<std::int64_t>(Mc) * (T - 1) * S);
   const StatusArrays st(carve, Mc, T);
@@ -332,9 +338,7 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
                                       Fm + o * dX * dXU, fv + o * dX, dyn_covar + o * dX * dX,
                                       scratch, st.step};
     for_each_2d(ex, mc, T - 1, step);
-    zero_last_step(ex, mc, T, static_cast<std::int64_t>(dX) * dXU, step.Fm);
-    zero_last_step(ex, mc, T, dX, step.fv);
-    zero_last_step(ex, mc, T, static_cast<std::int64_t>(dX) * dX, step.dyn_covar);
+    zero_last_dynamics(ex, mc, T, dX, dU, step.Fm, step.fv, step.dyn_covar);
     st.report(ex, m0, mc, T, false, rep);
   }
   return rep;
@@ -353,6 +357,10 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
                 dims_str({prior->M, prior->T, prior->dX}) + ", batch " + dims_str({M, T, dX}));
   FitReport rep = make_report(M);
   const bool use_prior = prior && prior->count > 0;
+  Carve layout;
+  layout.take<std::uint32_t>(M);
+  require_chunk(workspace_size >= layout.elements() ? 1 : 0, workspace_size, layout.elements(),
+                "dynamics_initial_state", "dynamics_workspace_size");
   Carve carve(workspace, workspace_size);
   std::uint32_t* st = carve.take<std::uint32_t>(M);  // (M)
   for_each(ex, M,
@@ -364,7 +372,7 @@ FitReport dynamics_initial_state(const Executor& ex, const DynamicsPriorSettings
   download(ex, st, M, rep.status.data());
   for (int m = 0; m < M; ++m)
     if (rep.status[m] != kOk)
-      rep.message[m] = "condition " + std::to_string(m) + ": " + status_name(rep.status[m]) +
+      rep.message[m] = condition_label(m) + status_name(rep.status[m]) +
                        " in the initial-state estimate";
   return rep;
 }

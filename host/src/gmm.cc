@@ -14,8 +14,6 @@
 namespace gpsx {
 namespace {
 
-std::string condition_prefix(int m) { return "condition " + std::to_string(m) + ": "; }
-
 // A chunk's arrays besides the backend's: initial assignment, non-finite scan, flags,
 // inference scratch.
 struct ChunkArrays {
@@ -60,9 +58,7 @@ int chunk_capacity(const Executor& ex, int M, int D, int P, int K, std::size_t e
 int checked_chunk(const Executor& ex, const GmmState& g, int P, int K, std::size_t ws_size,
                   const char* fn) {
   const int Mc = chunk_capacity(ex, g.M, g.D, P, K, ws_size);
-  require(Mc >= 1, std::string(fn) + ": workspace of " + std::to_string(ws_size) +
-                       " elements is too small; gmm_workspace_size gives at least " +
-                       std::to_string(chunk_elements(ex, g.M, g.D, 1, P, K)));
+  require_chunk(Mc, ws_size, chunk_elements(ex, g.M, g.D, 1, P, K), fn, "gmm_workspace_size");
   return Mc;
 }
 
@@ -72,6 +68,19 @@ void check_state(const GmmState& g, int K, const char* fn) {
   require(K >= 1 && K <= g.max_clusters, std::string(fn) + ": K must be in [1, " +
                                              std::to_string(g.max_clusters) + "], got " +
                                              std::to_string(K));
+}
+
+// A caller's initial assignment (mc x P, executor memory) must hold labels in [0, K).
+void check_assignment(const Executor& ex, const int* assignment, int m0, int mc, int P, int K,
+                      std::int64_t* first_bad, std::vector<std::int64_t>& first_bad_host) {
+  for_each(ex, mc, gmm::FirstBadLabelStep{P, K, assignment, first_bad});
+  download(ex, first_bad, mc, first_bad_host.data());
+  for (int i = 0; i < mc; ++i)
+    if (first_bad_host[i] >= 0)
+      throw std::invalid_argument("gmm_update: init_assignment of condition " +
+                                  std::to_string(m0 + i) + ", point " +
+                                  std::to_string(first_bad_host[i]) + " is outside [0, " +
+                                  std::to_string(K) + ")");
 }
 
 // EM of the loaded chunk (conditions m0 + i with active[i]) until every condition stops.
@@ -90,7 +99,7 @@ void run_em(detail::EmBackend& em, int m0, int mc, int maxit, std::vector<int>& 
       const int m = m0 + i;
       if (st[i] != kOk) {
         rep.status[m] = st[i];
-        rep.message[m] = condition_prefix(m) + "GMM cluster covariance is not positive "
+        rep.message[m] = condition_label(m) + "GMM cluster covariance is not positive "
                          "definite at EM iteration " + std::to_string(it);
         rep.stop[m] = gmm::kEmFailed;
         active[i] = 0;
@@ -101,7 +110,7 @@ void run_em(detail::EmBackend& em, int m0, int mc, int maxit, std::vector<int>& 
       const int stop = gmm::em_stop_rule(ll[i], prev[i]);
       if (stop == gmm::kEmFailed) {
         rep.status[m] = kNonFinite;
-        rep.message[m] = condition_prefix(m) + "non-finite GMM log-likelihood at EM iteration " +
+        rep.message[m] = condition_label(m) + "non-finite GMM log-likelihood at EM iteration " +
                          std::to_string(it);
       }
       if (stop != gmm::kEmContinue) {
@@ -184,12 +193,6 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int P, const double*
           "gmm_update: max_iterations must be >= 1, got " + std::to_string(settings.max_iterations));
   const int M = g.M, D = g.D, maxit = settings.max_iterations;
   const int Mc = checked_chunk(ex, g, P, K, workspace_size, "gmm_update");
-  if (init_assignment && !ex.is_cuda())
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(M) * P; ++i)
-      require(init_assignment[i] >= 0 && init_assignment[i] < K,
-              "gmm_update: init_assignment[" + std::to_string(i) + "] = " +
-                  std::to_string(init_assignment[i]) + " is outside [0, " + std::to_string(K) + ")");
-
   GmmUpdateReport rep;
   rep.K = K;
   rep.reinitialised = !settings.warmstart || !g.initialised() || K != g.K;
@@ -199,12 +202,6 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int P, const double*
   rep.status.assign(M, kOk);
   rep.message.assign(M, "");
   rep.final_logobs_valid.assign(M, 0);
-  const std::uint64_t draw = g.initialisations;
-  if (rep.reinitialised) {
-    g.K = K;
-    ++g.initialisations;
-  }
-
   Carve carve(workspace, workspace_size);
   ChunkLayout chunk(ex, g, Mc, P, K, carve);
   const ChunkArrays& a = chunk.arrays;
@@ -212,6 +209,16 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int P, const double*
   std::vector<int> active(Mc);
   std::vector<std::uint32_t> init_status(Mc);
   const std::int64_t PD = static_cast<std::int64_t>(P) * D, PK = static_cast<std::int64_t>(P) * K;
+  // A bad caller assignment is refused before anything changes.
+  if (rep.reinitialised && init_assignment)
+    for (int m0 = 0; m0 < M; m0 += Mc)
+      check_assignment(ex, init_assignment + m0 * static_cast<std::int64_t>(P), m0,
+                       std::min(Mc, M - m0), P, K, a.first_bad, first_bad);
+  const std::uint64_t draw = g.initialisations;
+  if (rep.reinitialised) {
+    g.K = K;
+    ++g.initialisations;
+  }
   for (int m0 = 0; m0 < M; m0 += Mc) {
     const int mc = std::min(Mc, M - m0);
     const double* x = data + m0 * PD;
@@ -222,7 +229,7 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int P, const double*
       active[i] = first_bad[i] < 0;
       if (active[i]) continue;
       rep.status[m0 + i] = kNonFinite;
-      rep.message[m0 + i] = condition_prefix(m0 + i) + "non-finite value in the GMM data at point " +
+      rep.message[m0 + i] = condition_label(m0 + i) + "non-finite value in the GMM data at point " +
                             std::to_string(first_bad[i] / D) + ", dimension " +
                             std::to_string(first_bad[i] % D);
     }
@@ -242,7 +249,7 @@ GmmUpdateReport gmm_update(const Executor& ex, GmmState& g, int P, const double*
       for (int i = 0; i < mc; ++i)
         if (active[i] && init_status[i] != kOk) {
           rep.status[m0 + i] = init_status[i];
-          rep.message[m0 + i] = condition_prefix(m0 + i) +
+          rep.message[m0 + i] = condition_label(m0 + i) +
                                 "a GMM cluster has no points in the initial assignment";
           active[i] = 0;
         }
@@ -300,9 +307,10 @@ void gmm_inference(const Executor& ex, const GmmState& g, int Q, const double* p
     const std::int64_t k0 = static_cast<std::int64_t>(m0) * K;
     chunk.em->load(m0, mc, pts + static_cast<std::int64_t>(m0) * Q * D);
     chunk.em->estep(nullptr, st.data());
+    upload(ex, st.data(), mc, a.status);
     for_each(ex, mc, gmm::InferenceStep<double>{
-                         Q, K, D, strength, g.mu.data() + k0 * D, g.sigma.data() + k0 * D * D,
-                         g.N0.data() + m0, chunk.em->logobs(0), a.wts,
+                         Q, K, D, strength, a.status, g.mu.data() + k0 * D,
+                         g.sigma.data() + k0 * D * D, g.N0.data() + m0, chunk.em->logobs(0), a.wts,
                          out.logwts ? out.logwts + k0 : a.logwts,
                          out.mu0 + static_cast<std::int64_t>(m0) * D,
                          out.Phi + static_cast<std::int64_t>(m0) * D * D, out.m + m0, out.n0 + m0});

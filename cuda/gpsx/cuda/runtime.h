@@ -34,7 +34,9 @@ void free_device(void* ptr) noexcept;
 void zero_device(void* ptr, std::size_t bytes, Stream stream);  // waits for completion
 
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
-// Copies bytes on `stream` and waits for the copy to finish.
+// Copies bytes on `stream`. Waits for the copy to finish when it reads or writes host
+// memory or runs on the legacy stream; device-to-device copies on a created stream stay
+// queued (ordered with that stream's kernels).
 void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, Stream stream);
 
 // Bytes copied between host and device by copy() since the process started (all threads):

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -74,9 +75,11 @@ class Buffer {
       : name_(std::move(name)), shape_(std::move(shape)), loc_(loc), stream_(stream) {
     data_ = static_cast<T*>(detail::allocate(loc_, bytes(), stream_));
   }
-  // In the executor's memory, on its stream.
+  // In the executor's memory, on its stream (kept alive as long as the buffer).
   Buffer(const Executor& ex, std::string name, Shape shape)
-      : Buffer(std::move(name), std::move(shape), memory_of(ex), ex.stream) {}
+      : Buffer(std::move(name), std::move(shape), memory_of(ex), ex.stream) {
+    stream_owner_ = ex.stream_owner;
+  }
   // A one-dimensional array of n elements in the executor's memory.
   Buffer(const Executor& ex, std::size_t n, std::string name = "workspace")
       : Buffer(ex, std::move(name), Shape{static_cast<std::int64_t>(n)}) {}
@@ -112,14 +115,19 @@ class Buffer {
   // A copy of this buffer in `loc` (same stream).
   Buffer to(Location loc) const {
     Buffer out(name_, shape_, loc, stream_);
+    out.stream_owner_ = stream_owner_;
     out.copy_from(*this);
     return out;
   }
   // Reallocates as n zero-filled elements in the executor's memory unless the size and
-  // memory kind already match (then the contents are kept). For workspaces sized once.
+  // memory kind already match (then the contents are kept and the executor's stream
+  // adopted). For workspaces sized once.
   void resize(const Executor& ex, std::size_t n) {
-    if (static_cast<std::int64_t>(n) == size() && memory_of(ex) == loc_ && shape_.rank() == 1)
+    if (static_cast<std::int64_t>(n) == size() && memory_of(ex) == loc_ && shape_.rank() == 1) {
+      stream_ = ex.stream;
+      stream_owner_ = ex.stream_owner;
       return;
+    }
     *this = Buffer(ex, n, name_.empty() ? "workspace" : name_);
   }
   void check_shape(const Shape& expected) const {
@@ -139,12 +147,14 @@ class Buffer {
     std::swap(loc_, o.loc_);
     std::swap(data_, o.data_);
     std::swap(stream_, o.stream_);
+    std::swap(stream_owner_, o.stream_owner_);
   }
 
   std::string name_;
   Shape shape_{0};
   Location loc_ = Location::kHost;
   cuda::Stream stream_;
+  std::shared_ptr<void> stream_owner_;  // a CUDA executor's stream outlives its buffers
   T* data_ = nullptr;
 };
 
@@ -163,7 +173,7 @@ void download(const Executor& ex, const T* exec_src, std::size_t n, T* host_dst)
                      ex.stream);
 }
 
-// Copies n elements between two arrays of executor memory, on its stream.
+// Copies n elements between two arrays of executor memory, queued on its stream (no wait).
 template <class T>
 void copy_within(const Executor& ex, const T* src, std::size_t n, T* dst) {
   detail::copy_bytes(dst, memory_of(ex), src, memory_of(ex), n * sizeof(T), ex.stream);

@@ -22,4 +22,7 @@ inline std::string dims_str(std::initializer_list<long long> d) {
   return s + ")";
 }
 
+// "condition 3: ", the start of every per-condition message of a batched call.
+inline std::string condition_label(int m) { return "condition " + std::to_string(m) + ": "; }
+
 }  // namespace gpsx

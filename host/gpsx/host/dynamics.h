@@ -59,7 +59,7 @@ struct DynamicsPrior {
   // Log observations of the points under the current GMM, from the EM's final E-step;
   // lets the fit skip its E-step when it fits the newest batch.
   Buffer<double> logobs;          // (M x count*(T-1) x K)
-  std::vector<char> logobs_valid; // (M) host flags
+  std::vector<char> logobs_valid; // (M) host flags, cleared whenever the data set changes
 
   int D() const { return 2 * dX + dU; }
 };
@@ -106,7 +106,7 @@ struct PriorEvalOut {
   double* n0 = nullptr;    // (M x T)
 };
 
-// DynamicsLRPrior.fit on the batch (N >= 2 trajectories per condition).
+// DynamicsLRPrior.fit on the batch (N >= 1; a step with N < 2 reports kTooFewSamples).
 FitReport dynamics_fit_prior(const Executor& ex, const DynamicsPriorSettings& settings,
                              const DynamicsPrior& prior, int N, const double* X,
                              const double* U, double* Fm, double* fv, double* dyn_covar,

@@ -5,7 +5,6 @@
 // again over the real workspace to hand out the arrays, so size and layout never diverge.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -49,16 +48,28 @@ class Carve {
 };
 
 // The most conditions per chunk, in [1, M], whose layout fits `elements` (0 when not even
-// one does). elements_for(Mc) measures the layout of a chunk of Mc conditions.
+// one does). elements_for(Mc) measures the layout of a chunk of Mc conditions; it grows
+// with Mc, so a binary search finds the largest that fits.
 template <class F>
 int chunk_capacity(int M, std::size_t elements, const F& elements_for) {
-  const std::size_t one = elements_for(1);
-  if (elements < one || M < 1) return 0;
-  const std::size_t two = elements_for(2);
-  const std::size_t per = two > one ? two - one : 1;
-  int Mc = static_cast<int>(std::min<std::size_t>(M, 1 + (elements - one) / per));
-  while (Mc > 1 && elements_for(Mc) > elements) --Mc;
-  return Mc;
+  if (M < 1 || elements < elements_for(1)) return 0;
+  int lo = 1, hi = M;  // elements_for(lo) fits
+  while (lo < hi) {
+    const int mid = lo + (hi - lo + 1) / 2;
+    if (elements_for(mid) <= elements) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+// Throws std::invalid_argument naming `fn` when no condition fits (Mc < 1): the workspace
+// of `given` elements is below `needed` (one condition's layout; `size_fn` gives it).
+inline void require_chunk(int Mc, std::size_t given, std::size_t needed, const std::string& fn,
+                          const std::string& size_fn) {
+  if (Mc >= 1) return;
+  throw std::invalid_argument(fn + ": workspace of " + std::to_string(given) +
+                              " elements is too small; " + size_fn + " gives at least " +
+                              std::to_string(needed));
 }
 
 // Default memory budget of one phase's workspace: device phases and the CPU's batched

@@ -11,25 +11,6 @@
 
 namespace gpsx::gmm {
 
-// Cholesky factor and log-density constant of cluster (m, k) of a batched GMM.
-template <class T>
-struct ClusterFactorStep {
-  int K, D;
-  const T* sigma;          // (M x K x D x D)
-  const T* logmass;        // (M x K)
-  T* chol;                 // (M x K x D x D) lower factor (strict upper zero)
-  T* logc;                 // (M x K)
-  std::uint32_t* status;   // (M x K)
-
-  GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
-    const std::int64_t mk = m * K + k;
-    T* L = chol + mk * D * D;
-    la::copy(D, D, sigma + mk * D * D, D, L, D);
-    status[mk] = la::cholesky_lower(D, L, D);
-    logc[mk] = status[mk] == kOk ? cluster_log_constant(D, L, D, logmass[mk]) : T(0);
-  }
-};
-
 // ---- Device-path EM pieces (CUDA executor). The host queues a batched Cholesky of every
 // cluster covariance (cuSOLVER) and the large products as batched GEMMs (cuBLAS); these
 // functors do the per-element work between them.
@@ -222,6 +203,24 @@ struct FirstNonFiniteStep {
   }
 };
 
+// Index of the first label of condition m's assignment outside [0, K), or -1.
+struct FirstBadLabelStep {
+  int P, K;
+  const int* assignment;    // (M x P)
+  std::int64_t* first;      // (M)
+
+  GPS_HD void operator()(std::int64_t m) const {
+    first[m] = -1;
+    for (int p = 0; p < P; ++p) {
+      const int a = assignment[m * P + p];
+      if (a < 0 || a >= K) {
+        first[m] = p;
+        return;
+      }
+    }
+  }
+};
+
 // Initial cluster (m, k) from the assignment (init_cluster), uniform masses and N0 = P;
 // conditions with ok[m] == 0 get NaN parameters (they have no valid data).
 template <class T>
@@ -258,11 +257,13 @@ struct InitClusterStep {
 };
 
 // GMM.inference of condition m from the E-step's log observations of its Q query points
-// (overwritten by the log responsibilities), scaled like DynamicsPriorGMM.eval.
+// (overwritten by the log responsibilities), scaled like DynamicsPriorGMM.eval. A condition
+// whose E-step failed (no valid log observations) gets NaN outputs.
 template <class T>
 struct InferenceStep {
   int Q, K, D;
   T strength;
+  const std::uint32_t* estep_status;  // (M)
   const T* mu;              // (M x K x D)
   const T* sigma;           // (M x K x D x D)
   const T* N0;              // (M)
@@ -276,8 +277,16 @@ struct InferenceStep {
 
   GPS_HD void operator()(std::int64_t m) const {
     T* lw = logwts + m * K;
-    cluster_weights(Q, K, logobs + m * Q * K, lw);
     T* P = Phi + m * D * D;
+    if (estep_status[m] != kOk) {
+      const T nan = T(0) / T(0);
+      la::fill(1, K, nan, lw, K);
+      la::fill(1, D, nan, mu0 + m * D, D);
+      la::fill(D, D, nan, P, D);
+      m_out[m] = n0[m] = nan;
+      return;
+    }
+    cluster_weights(Q, K, logobs + m * Q * K, lw);
     moments(K, D, mu + m * K * D, sigma + m * K * D * D, lw, wts + m * (K + D), mu0 + m * D, P, D);
     prior_scalars(N0[m], D, strength, m_out + m, n0 + m);
     for (int i = 0; i < D * D; ++i) P[i] *= m_out[m];
