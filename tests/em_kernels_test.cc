@@ -10,6 +10,7 @@
 #include "gpsx/kernels/gmm.h"
 #include "gpsx/kernels/lanes.h"
 #include "gpsx/kernels/linalg.h"
+#include "gpsx/kernels/linalg_fma.h"
 
 namespace gpsx {
 namespace {

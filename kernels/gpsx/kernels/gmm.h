@@ -11,6 +11,7 @@
 
 #include "gpsx/kernels/hd.h"
 #include "gpsx/kernels/linalg.h"
+#include "gpsx/kernels/linalg_fma.h"
 
 namespace gpsx::gmm {
 

@@ -120,7 +120,7 @@ struct Lanes {
   }
 };
 
-// linalg.h's products keep blocks of C in registers for packs (see la::RegisterBlocked).
+// linalg_fma.h's products keep blocks of C in registers for packs (see la::RegisterBlocked).
 namespace la {
 template <class T>
 struct RegisterBlocked;

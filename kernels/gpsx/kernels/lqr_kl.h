@@ -15,6 +15,7 @@
 
 #include "gpsx/kernels/hd.h"
 #include "gpsx/kernels/linalg.h"
+#include "gpsx/kernels/linalg_fma.h"
 #include "gpsx/kernels/lqr_problem.h"
 
 namespace gpsx::lqr {
