@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpsx/kernels/lqr_batch.h"
@@ -86,14 +87,10 @@ Problem<Real> problem_of(const json& c) {
   Problem<Real> p;
   p.d = {ref["dims"]["T"].get<int>(), ref["dims"]["dX"].get<int>(), ref["dims"]["dU"].get<int>()};
   const json& ti = pr["traj_info"];
-  p.Fm = as<Real>(ti["Fm"]);
-  p.fv = as<Real>(ti["fv"]);
-  p.dyn_covar = as<Real>(ti["dyn_covar"]);
-  p.x0mu = as<Real>(ti["x0mu"]);
-  p.x0sigma = as<Real>(ti["x0sigma"]);
-  p.Cm = as<Real>(ti["Cm"]);
-  p.cv = as<Real>(ti["cv"]);
-  p.cc = as<Real>(ti["cc"]);
+  for (auto [dst, key] : {std::pair{&p.Fm, "Fm"}, {&p.fv, "fv"}, {&p.dyn_covar, "dyn_covar"},
+                          {&p.x0mu, "x0mu"}, {&p.x0sigma, "x0sigma"}, {&p.Cm, "Cm"},
+                          {&p.cv, "cv"}, {&p.cc, "cc"}})
+    *dst = as<Real>(ti[key]);
   if (c.contains("modified_inputs")) {
     for (const auto& [name, value] : c["modified_inputs"].items()) {
       std::vector<Real>* dst = name == "Cm" ? &p.Cm : name == "cv" ? &p.cv : name == "cc" ? &p.cc
@@ -109,11 +106,9 @@ Problem<Real> problem_of(const json& c) {
     }
   }
   const json& prev = pr["prev_traj_distr"];
-  p.K = as<Real>(prev["K"]);
-  p.k = as<Real>(prev["k"]);
-  p.pol_covar = as<Real>(prev["pol_covar"]);
-  p.chol = as<Real>(prev["chol_pol_covar"]);
-  p.inv = as<Real>(prev["inv_pol_covar"]);
+  for (auto [dst, key] : {std::pair{&p.K, "K"}, {&p.k, "k"}, {&p.pol_covar, "pol_covar"},
+                          {&p.chol, "chol_pol_covar"}, {&p.inv, "inv_pol_covar"}})
+    *dst = as<Real>(prev[key]);
   p.mode = mode_of(c["mode"]);
   if (c.contains("pol_info")) {
     const json& pi = c["pol_info"];
