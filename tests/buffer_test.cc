@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "gpsx/host/device.h"
+#include "gpsx/host/workspace.h"
 
 namespace gpsx {
 namespace {
@@ -73,6 +74,39 @@ TEST(Buffer, DeviceBufferWithoutGpuFailsClearly) {
     EXPECT_THAT(e.what(), ::testing::AnyOf(HasSubstr("built without CUDA"),
                                            HasSubstr("cudaMalloc")));
   }
+}
+
+// A workspace layout: measuring and carving agree, every array is 64-byte aligned even
+// from a base that is not, and a too small workspace is refused.
+TEST(Workspace, CarveMeasuresAlignsAndRefusesTooLittle) {
+  const auto layout = [](Carve& c) {
+    double* a = c.take<double>(3);
+    int* b = c.take<int>(5);
+    double* d = c.take<double>(17);
+    return std::vector<void*>{a, b, d};
+  };
+  Carve measure;
+  layout(measure);
+  const std::size_t need = measure.elements();
+  std::vector<double> mem(need + 1);
+  Carve real(mem.data() + 1, need);  // 8 bytes past an aligned vector start at best
+  const std::vector<void*> p = layout(real);
+  for (void* q : p) EXPECT_EQ(reinterpret_cast<std::uintptr_t>(q) % 64, 0u);
+  EXPECT_GE(static_cast<char*>(p[2]) + 17 * sizeof(double),
+            static_cast<char*>(p[1]) + 5 * sizeof(int));
+  EXPECT_LE(static_cast<char*>(p[2]) + 17 * sizeof(double),
+            reinterpret_cast<char*>(mem.data() + 1 + need));
+  Carve small(mem.data(), need / 2);
+  EXPECT_THROW(layout(small), std::invalid_argument);
+}
+
+// The chunk size is the largest that fits, by the layout's own measure.
+TEST(Workspace, ChunkCapacityIsTheLargestThatFits) {
+  const auto elements_for = [](int Mc) { return std::size_t(100) + 37 * std::size_t(Mc) + Mc % 3; };
+  EXPECT_EQ(chunk_capacity(50, elements_for(1) - 1, elements_for), 0);
+  for (int want : {1, 2, 7, 31, 50})
+    EXPECT_EQ(chunk_capacity(50, elements_for(want), elements_for), want) << want;
+  EXPECT_EQ(chunk_capacity(50, std::size_t(1) << 40, elements_for), 50);
 }
 
 }  // namespace

@@ -247,6 +247,38 @@ TEST(Gmm, TooSmallWorkspaceNamesTheNeededSize) {
   }
 }
 
+// Inference for two conditions, one of which has a covariance that is not positive
+// definite: that one reports the E-step failure with NaN outputs, the other is unchanged.
+TEST(Gmm, InferenceFlagsAFailedConditionWithNaN) {
+  const json& ref = gmm_reference();
+  const json& c = ref["cases"][2];
+  const Points data = points_of(ref["data"]);
+  const int K = c["K"].get<int>(), D = data.D;
+  const auto a = c["em"]["init_assignment"].get<std::vector<int>>();
+  std::vector<double> x = data.x;
+  x.insert(x.end(), data.x.begin(), data.x.end());
+  std::vector<int> assign = a;
+  assign.insert(assign.end(), a.begin(), a.end());
+  Fixture f(2, data.P, D, K);
+  GmmSettings s;
+  s.max_iterations = c["max_iterations"].get<int>();
+  ASSERT_EQ(f.update(data.P, x.data(), K, s, assign.data()).status[1], kOk);
+  std::vector<double> mu0(2 * D), Phi(2 * D * D), m(2), n0(2), logwts(2 * K);
+  std::uint32_t st[2] = {99, 99};
+  const GmmInferenceOut out{mu0.data(), Phi.data(), m.data(), n0.data(), logwts.data(), st};
+  gmm_inference(f.ex, f.g, data.P, x.data(), 1.0, out, f.ws.data(), f.ws.size());
+  ASSERT_EQ(st[0], kOk);
+  ASSERT_EQ(st[1], kOk);
+  const std::vector<double> good(mu0.begin(), mu0.begin() + D);
+  f.g.sigma[(static_cast<std::int64_t>(K) + 1) * D * D + D + 1] = -5.0;  // condition 1, cluster 1
+  gmm_inference(f.ex, f.g, data.P, x.data(), 1.0, out, f.ws.data(), f.ws.size());
+  EXPECT_EQ(st[0], kOk);
+  EXPECT_EQ(st[1], kNotPositiveDefinite);
+  EXPECT_EQ(std::vector<double>(mu0.begin(), mu0.begin() + D), good);
+  for (int i = 0; i < D; ++i) EXPECT_TRUE(std::isnan(mu0[D + i]));
+  EXPECT_TRUE(std::isnan(Phi[D * D]) && std::isnan(m[1]) && std::isnan(logwts[K]));
+}
+
 // A caller's assignment with a label outside [0, K) is refused, naming the condition and
 // point, before the state changes.
 TEST(Gmm, AssignmentOutsideTheClustersIsRefused) {
