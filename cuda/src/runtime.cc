@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <string>
 
 #include "gpsx/cuda/check.h"
@@ -45,6 +46,25 @@ const char* cusolver_status_name(cusolverStatus_t s) {
   }
 }
 
+std::string unsupported_architecture(int major, int minor, const std::string& architectures) {
+  const int cc = 10 * major + minor;
+  std::size_t at = 0;
+  while (at <= architectures.size()) {
+    std::size_t end = architectures.find_first_of(";, ", at);
+    if (end == std::string::npos) end = architectures.size();
+    const std::string a = architectures.substr(at, end - at);
+    at = end + 1;
+    if (a.empty()) continue;
+    if (a == "all" || a == "all-major" || a == "native") return "";
+    const int arch = std::atoi(a.c_str());
+    const bool real_only = a.find("-real") != std::string::npos;
+    if (real_only ? (arch / 10 == major && arch <= cc) : arch <= cc) return "";
+  }
+  return "this gpsx was built for CUDA architectures " + architectures + ", which cannot run on " +
+         "this GPU (compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+         "); rebuild with -DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(cc);
+}
+
 GpuInfo probe() {
   GpuInfo info;
   cudaRuntimeGetVersion(&info.runtime_version);
@@ -73,7 +93,8 @@ GpuInfo probe() {
   info.compute_major = prop.major;
   info.compute_minor = prop.minor;
   info.total_memory = prop.totalGlobalMem;
-  info.usable = true;
+  info.reason = unsupported_architecture(prop.major, prop.minor, GPSX_CUDA_ARCHITECTURES);
+  info.usable = info.reason.empty();
   return info;
 }
 

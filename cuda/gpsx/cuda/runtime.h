@@ -27,6 +27,11 @@ struct GpuInfo {
   int driver_version = 0;   // 0 when no driver is installed
   std::string reason;       // why not usable, empty when usable
 };
+// Not usable either: a GPU whose compute capability none of the build's architectures can
+// run. Empty when `architectures` (CMAKE_CUDA_ARCHITECTURES, e.g. "90" or "80-real;90")
+// covers major.minor, else why not. "NN" and "NN-virtual" carry PTX that the driver
+// compiles for any later GPU; "NN-real" runs on the same major version only.
+std::string unsupported_architecture(int major, int minor, const std::string& architectures);
 GpuInfo probe();
 
 void* malloc_device(std::size_t bytes);
