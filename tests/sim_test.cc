@@ -369,6 +369,17 @@ TEST(SimStep, DataOverloadChecksShapes) {
     EXPECT_NE(std::string(e.what()).find("Data.ctrl has 5 elements, expected 6"), std::string::npos)
         << e.what();
   }
+  // Data's host vectors are never handed to GPU kernels: refused before any launch (an
+  // executor that only claims CUDA is enough to show it, with or without a GPU).
+  gpsx::Executor cuda_claim = gpsx::cpu_executor(1);
+  cuda_claim.backend = gpsx::Backend::kCuda;
+  d.ctrl.push_back(0.0);
+  try {
+    gpsx::envs::step(cuda_claim, model.chain, gpsx::envs::StepOptions{}, d);
+    FAIL() << "host Data accepted on a CUDA executor";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("Data holds host vectors"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions&
 
 template <class T>
 void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions& opt, Data<T>& d) {
+  if (ex.is_cuda())
+    throw std::invalid_argument("step: Data holds host vectors; on a CUDA executor pass "
+                                "device arrays (the pointer overload of step)");
   const auto check = [&](const char* name, size_t got, size_t expected) {
     if (got != expected)
       throw std::invalid_argument(std::string("step: Data.") + name + " has " + std::to_string(got) +

@@ -37,7 +37,8 @@ void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions&
           std::uint32_t* status  // (E) OR-ed StatusBits, may be null
 );
 
-// The same over host Data (CPU executor): checks Data's shape against the model.
+// The same over host Data (CPU executor; a CUDA executor is refused): checks Data's shape
+// against the model.
 template <class T>
 void step(const Executor& ex, const rb::ChainModel<T>& model, const StepOptions& opt, Data<T>& d);
 
