@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
+#include "gpsx/host/executor.h"
 #include "gpsx/kernels/gmm.h"
+#include "gpsx/kernels/gmm_batch.h"
 #include "gpsx/kernels/lanes.h"
 #include "gpsx/kernels/linalg.h"
 #include "gpsx/kernels/linalg_fma.h"
@@ -181,6 +184,41 @@ TEST(EmKernels, PackArithmeticIsPerLaneScalar) {
   check_pack_fma<double, 2>();
   check_pack_fma<float, 4>();
   check_pack_fma<double, 8>();  // two registers: the lane loop
+}
+
+// The device path's per-point and per-cluster EM steps (responsibilities, log-likelihood,
+// masses) give the same bits as the per-condition kernels the CPU path uses, also when a
+// condition is inactive (left untouched) and when a point's log observations are all -inf.
+TEST(EmKernels, ItemParallelStepsEqualPerConditionKernels) {
+  const int M = 3, P = 37, K = 5;
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> g(-3.0, 4.0);
+  std::vector<double> logobs(M * P * K);
+  for (double& v : logobs) v = g(rng);
+  for (int k = 0; k < K; ++k) logobs[(1 * P + 4) * K + k] = -INFINITY;
+  std::vector<double> logw(M * P * K), lse(M * P), ll(M);
+  const Executor ex = cpu_executor(2);
+  for_each_2d(ex, M, P, gmm::ResponsibilitiesStep<double>{P, K, logobs.data(), logw.data(), lse.data()});
+  for_each(ex, M, gmm::LoglikSumStep<double>{P, lse.data(), ll.data()});
+  const std::vector<int> active{1, 0, 1};
+  std::vector<double> col_lse(M * K, 7.0), logmass(M * K, 7.0), mass(M * K, 7.0);
+  for_each_2d(ex, M, K, gmm::ColumnLseStep<double>{P, K, active.data(), logw.data(), col_lse.data()});
+  for_each(ex, M, gmm::MassStep<double>{K, active.data(), col_lse.data(), logmass.data(), mass.data()});
+  for (int m = 0; m < M; ++m) {
+    std::vector<double> w(P * K), c(K), lm(K), ms(K);
+    double s = 0.0;
+    for (int n = 0; n < P; ++n)
+      s += gmm::responsibilities_row(K, logobs.data() + (m * P + n) * K, w.data() + n * K);
+    EXPECT_EQ(std::memcmp(&s, &ll[m], sizeof s), 0) << "condition " << m;
+    EXPECT_EQ(std::memcmp(w.data(), logw.data() + m * P * K, w.size() * sizeof(double)), 0);
+    if (!active[m]) {
+      for (int k = 0; k < K; ++k) EXPECT_EQ(mass[m * K + k], 7.0);
+      continue;
+    }
+    gmm::mstep_mass(P, K, w.data(), c.data(), lm.data(), ms.data());
+    EXPECT_EQ(std::memcmp(lm.data(), logmass.data() + m * K, K * sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(ms.data(), mass.data() + m * K, K * sizeof(double)), 0);
+  }
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ namespace {
 class CudaEm final : public EmBackend {
  public:
   CudaEm(const Executor& ex, GmmState& g, int P, int K, int Mc, Carve& c)
-      : ex_(ex), g_(g), P_(P), D_(g.D), Mc_(Mc) {
+      : ex_(ex), g_(g), P_(P), D_(g.D) {
     const std::int64_t MK = static_cast<std::int64_t>(Mc) * K, DD = static_cast<std::int64_t>(D_) * D_;
     const std::int64_t PK = static_cast<std::int64_t>(P) * K, PD = static_cast<std::int64_t>(P) * D_;
     logobs_ = c.take<double>(Mc * PK);       // (Mc x P x K)
@@ -35,6 +35,7 @@ class CudaEm final : public EmBackend {
     XX_ = c.take<double>(MK * DD);           // (Mc x K x D x D)
     col_lse_ = c.take<double>(MK);           // (Mc x K)
     ll_ = c.take<double>(Mc);                // (Mc)
+    lse_ = c.take<double>(static_cast<std::int64_t>(Mc) * P);  // (Mc x P) point normalisers
     info_ = c.take<int>(MK);                 // (Mc x K)
     active_ = c.take<int>(Mc);               // (Mc)
     cluster_status_ = c.take<std::uint32_t>(MK);  // (Mc x K)
@@ -56,7 +57,8 @@ class CudaEm final : public EmBackend {
 
   void estep_loglik(double* ll, std::uint32_t* status) override {
     device_estep(logobs_);
-    for_each(ex_, mc_, gmm::EmLoglikStep<double>{P_, K_, logobs_, logw_, ll_});
+    for_each_2d(ex_, mc_, P_, gmm::ResponsibilitiesStep<double>{P_, K_, logobs_, logw_, lse_});
+    for_each(ex_, mc_, gmm::LoglikSumStep<double>{P_, lse_, ll_});
     download(ex_, ll_, mc_, ll);
     download(ex_, status_, mc_, status);
   }
@@ -67,8 +69,9 @@ class CudaEm final : public EmBackend {
     const std::int64_t DD = static_cast<std::int64_t>(D) * D, k0 = static_cast<std::int64_t>(m0_) * K;
     upload(ex_, active.data(), mc_, active_);
     double *mu = g_.mu.data() + k0 * D, *sigma = g_.sigma.data() + k0 * DD;
-    for_each(ex_, mc_, gmm::MstepMassStep<double>{P, K, active_, logw_, col_lse_,
-                                                  g_.logmass.data() + k0, g_.mass.data() + k0});
+    for_each_2d(ex_, mc_, K, gmm::ColumnLseStep<double>{P, K, active_, logw_, col_lse_});
+    for_each(ex_, mc_, gmm::MassStep<double>{K, active_, col_lse_, g_.logmass.data() + k0,
+                                             g_.mass.data() + k0});
     for_each_2d(ex_, mc_, P, gmm::MstepWeightStep<double>{P, K, D, active_, X_, logw_, col_lse_,
                                                           g_.mass.data() + k0, W_, R_});
     // mu_m (K x D) = W_m (K x P) X_m (P x D); XX_mk (D x D) = Xw_mk^T Xw_mk.
@@ -102,9 +105,10 @@ class CudaEm final : public EmBackend {
 
   Executor ex_;
   GmmState& g_;
-  int P_, D_, Mc_, K_ = 0, m0_ = 0, mc_ = 0;
+  int P_, D_, K_ = 0, m0_ = 0, mc_ = 0;
   const double* X_ = nullptr;
-  double *logobs_, *logw_, *chol_, *Linv_, *logc_, *R_, *Z_, *W_, *mu_new_, *XX_, *col_lse_, *ll_;
+  double *logobs_, *logw_, *chol_, *Linv_, *logc_, *R_, *Z_, *W_, *mu_new_, *XX_, *col_lse_, *ll_,
+      *lse_;
   int *info_, *active_;
   std::uint32_t *cluster_status_, *status_;
   double** ptrs_;

@@ -92,35 +92,66 @@ struct EstepStatusStep {
   }
 };
 
-// Log responsibilities logw and the log-likelihood ll (M) of condition m.
+// Log responsibilities logw of point (m, n) and its log normaliser lse (one item per point,
+// so a few conditions still fill the GPU).
 template <class T>
-struct EmLoglikStep {
+struct ResponsibilitiesStep {
   int P, K;
   const T* logobs;          // (M x P x K)
   T* logw;                  // (M x P x K)
+  T* lse;                   // (M x P)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t n) const {
+    const std::int64_t mn = m * P + n;
+    lse[mn] = responsibilities_row(K, logobs + mn * K, logw + mn * K);
+  }
+};
+
+// Log-likelihood ll (M) of condition m: its points' normalisers summed in point order
+// (the CPU path's order, so both give the same bits).
+template <class T>
+struct LoglikSumStep {
+  int P;
+  const T* lse;             // (M x P)
   T* ll;                    // (M)
 
   GPS_HD void operator()(std::int64_t m) const {
     T s = T(0);
-    for (int n = 0; n < P; ++n)
-      s += responsibilities_row(K, logobs + (m * P + n) * K, logw + (m * P + n) * K);
+    for (int n = 0; n < P; ++n) s += lse[m * P + n];
     ll[m] = s;
   }
 };
 
-// M-step masses of the active conditions (active (M) != 0).
+// M-step column normaliser col_lse (M x K) of cluster (m, k) of an active condition (one
+// item per cluster); MassStep then forms the masses as gmm::mstep_mass does.
 template <class T>
-struct MstepMassStep {
+struct ColumnLseStep {
   int P, K;
   const int* active;        // (M)
   const T* logw;            // (M x P x K)
   T* col_lse;               // (M x K)
+
+  GPS_HD void operator()(std::int64_t m, std::int64_t k) const {
+    if (active[m]) col_lse[m * K + k] = log_sum_exp(P, logw + m * P * K + k, K);
+  }
+};
+
+template <class T>
+struct MassStep {
+  int K;
+  const int* active;        // (M)
+  const T* col_lse;         // (M x K)
   T* logmass;               // (M x K)
   T* mass;                  // (M x K)
 
   GPS_HD void operator()(std::int64_t m) const {
+    using std::exp;
     if (!active[m]) return;
-    mstep_mass(P, K, logw + m * P * K, col_lse + m * K, logmass + m * K, mass + m * K);
+    const T total = log_sum_exp(K, col_lse + m * K, 1);
+    for (int k = 0; k < K; ++k) {
+      logmass[m * K + k] = col_lse[m * K + k] - total;
+      mass[m * K + k] = exp(logmass[m * K + k]);
+    }
   }
 };
 
