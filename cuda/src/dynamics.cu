@@ -15,7 +15,7 @@ GPSX_DYNAMICS_INSTANTIATE(double)
 
 // The prior's data set, the GMM's initialisation and inference, the fit's status folds
 // (double only, like the host API).
-GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::AppendTrajectoriesStep<double>)
+GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::AppendTrajectoriesStep<double>)
 GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::GatherPriorPointsStep<double>)
 GPSX_CUDA_INSTANTIATE_FOR_EACH(gpsx::dyn::SameTrajectoriesStep<double>)
 GPSX_CUDA_INSTANTIATE_FOR_EACH_2D(gpsx::dyn::ReorderLogobsStep<double>)

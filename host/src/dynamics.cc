@@ -213,12 +213,11 @@ GmmUpdateReport dynamics_prior_update(const Executor& ex, const DynamicsPriorSet
                 "dynamics_workspace_size");
   p.logobs_valid.assign(M, 0);
   // Append the batch and keep the newest `capacity` trajectories (oldest first).
-  for_each(ex, M, dyn::AppendTrajectoriesStep<double>{N, p.count, keep, p.capacity,
-                                                      static_cast<std::int64_t>(T) * dX, X,
-                                                      p.X.data()});
-  for_each(ex, M, dyn::AppendTrajectoriesStep<double>{N, p.count, keep, p.capacity,
-                                                      static_cast<std::int64_t>(T) * dU, U,
-                                                      p.U.data()});
+  const std::int64_t xs = static_cast<std::int64_t>(T) * dX, us = static_cast<std::int64_t>(T) * dU;
+  for_each_2d(ex, M, xs, dyn::AppendTrajectoriesStep<double>{N, p.count, keep, p.capacity, xs, X,
+                                                             p.X.data()});
+  for_each_2d(ex, M, us, dyn::AppendTrajectoriesStep<double>{N, p.count, keep, p.capacity, us, U,
+                                                             p.U.data()});
   p.count = keep;
   // Points n*(T-1)+t over [x_t; u_t; x_{t+1}] of the prior data set.
   for_each_2d(ex, M, P, dyn::GatherPriorPointsStep<double>{keep, p.capacity, T, dX, dU,

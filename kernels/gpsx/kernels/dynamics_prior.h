@@ -10,8 +10,10 @@
 
 namespace gpsx::dyn {
 
-// Condition m keeps the newest `keep` of [its `count` held trajectories ++ the batch's N]:
-// entries move to lower indices only, so one thread per condition shifts in place.
+// Condition m keeps the newest `keep` of [its `count` held trajectories ++ the batch's N];
+// item (m, e) moves entry e of every kept trajectory. Entries move to lower trajectory
+// indices only, so walking the trajectories in order shifts in place, and items of
+// different e never touch the same entry.
 template <class T>
 struct AppendTrajectoriesStep {
   int N, count, keep, capacity;
@@ -19,14 +21,13 @@ struct AppendTrajectoriesStep {
   const T* batch;          // (M x N x per_traj)
   T* held;                 // (M x capacity x per_traj)
 
-  GPS_HD void operator()(std::int64_t m) const {
+  GPS_HD void operator()(std::int64_t m, std::int64_t e) const {
     const int start = count + N - keep;  // first kept index in [held ++ batch]
-    T* dst = held + m * capacity * per_traj;
+    T* dst = held + m * capacity * per_traj + e;
     for (int j = 0; j < keep; ++j) {
       const int src = start + j;
-      const T* s = src < count ? held + (m * capacity + src) * per_traj
-                               : batch + (m * N + src - count) * per_traj;
-      for (std::int64_t e = 0; e < per_traj; ++e) dst[j * per_traj + e] = s[e];
+      dst[j * per_traj] = src < count ? held[(m * capacity + src) * per_traj + e]
+                                      : batch[(m * N + src - count) * per_traj + e];
     }
   }
 };
