@@ -120,10 +120,19 @@ std::size_t fit_elements(const Executor& ex, int Mc, int N, int T, int dX, int d
   return measure.elements();
 }
 
+// The plain regression's arrays for a chunk of Mc conditions.
+struct LrLayout {
+  double* scratch;      // (Mc x (T-1) x FitScratch(N, 0, dX, dU).size)
+  StatusArrays st;
+  LrLayout(Carve& c, int Mc, int N, int T, int dX, int dU)
+      : scratch(c.take<double>(static_cast<std::int64_t>(Mc) * (T - 1) *
+                               dyn::FitScratch(N, 0, dX, dU).size)),
+        st(c, Mc, T) {}
+};
+
 std::size_t lr_elements(int Mc, int N, int T, int dX, int dU) {
   Carve measure;
-  measure.take<double>(static_cast<std::int64_t>(Mc) * (T - 1) * dyn::FitScratch(N, 0, dX, dU).size);
-  StatusArrays st(measure, Mc, T);
+  LrLayout layout(measure, Mc, N, T, dX, dU);
   return measure.elements();
 }
 
@@ -132,7 +141,6 @@ int fit_chunk(const Executor& ex, const DynamicsPrior& p, int N, std::size_t ele
     return fit_elements(ex, Mc, N, p.T, p.dX, p.dU, p.gmm.max_clusters);
   });
 }
-
 
 }  // namespace
 
@@ -320,14 +328,12 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
           "dynamics_fit_lr: need (M, N, T, dX, dU) >= (1, 1, 2, 1, 0), got " +
               dims_str({M, N, T, dX, dU}));
   const int dXU = dX + dU;
-  const std::int64_t S = dyn::FitScratch(N, 0, dX, dU).size;
   const int Mc = chunk_capacity(M, workspace_size,
                                 [&](int mc) { return lr_elements(mc, N, T, dX, dU); });
   require_chunk(Mc, workspace_size, lr_elements(1, N, T, dX, dU), "dynamics_fit_lr",
                 "dynamics_fit_lr_workspace_size");
   Carve carve(workspace, workspace_size);
-  double* scratch = carve.take<double>(static_cast<std::int64_t>(Mc) * (T - 1) * S);
-  const StatusArrays st(carve, Mc, T);
+  const LrLayout w(carve, Mc, N, T, dX, dU);
   FitReport rep = make_report(M);
   const std::int64_t xs = static_cast<std::int64_t>(N) * T * dX, us = static_cast<std::int64_t>(N) * T * dU;
   for (int m0 = 0; m0 < M; m0 += Mc) {
@@ -335,10 +341,10 @@ FitReport dynamics_fit_lr(const Executor& ex, int M, int N, int T, int dX, int d
     const std::int64_t o = static_cast<std::int64_t>(m0) * T;
     const dyn::FitLrStep<double> step{N, T, dX, dU, regularization, X + m0 * xs, U + m0 * us,
                                       Fm + o * dX * dXU, fv + o * dX, dyn_covar + o * dX * dX,
-                                      scratch, st.step};
+                                      w.scratch, w.st.step};
     for_each_2d(ex, mc, T - 1, step);
     zero_last_dynamics(ex, mc, T, dX, dU, step.Fm, step.fv, step.dyn_covar);
-    st.report(ex, m0, mc, T, false, rep);
+    w.st.report(ex, m0, mc, T, false, rep);
   }
   return rep;
 }

@@ -280,12 +280,11 @@ void gmm_estep(const Executor& ex, const GmmState& g, int m_begin, int m_count, 
   Carve carve(workspace, workspace_size);
   GmmState& state = const_cast<GmmState&>(g);  // the E-step only reads it
   ChunkLayout chunk(ex, state, Mc, P, K, carve);
-  std::vector<std::uint32_t> st(Mc);
   for (int i0 = 0; i0 < m_count; i0 += Mc) {
     const int mc = std::min(Mc, m_count - i0);
     chunk.em->load(m_begin + i0, mc, pts + static_cast<std::int64_t>(i0) * P * D);
-    chunk.em->estep(logobs + static_cast<std::int64_t>(i0) * P * K, st.data());
-    if (status) upload(ex, st.data(), mc, status + i0);
+    chunk.em->estep(logobs + static_cast<std::int64_t>(i0) * P * K,
+                    status ? status + i0 : chunk.arrays.status);
   }
 }
 
@@ -301,20 +300,18 @@ void gmm_inference(const Executor& ex, const GmmState& g, int Q, const double* p
   GmmState& state = const_cast<GmmState&>(g);  // read only
   ChunkLayout chunk(ex, state, Mc, Q, K, carve);
   const ChunkArrays& a = chunk.arrays;
-  std::vector<std::uint32_t> st(Mc);
   for (int m0 = 0; m0 < M; m0 += Mc) {
     const int mc = std::min(Mc, M - m0);
     const std::int64_t k0 = static_cast<std::int64_t>(m0) * K;
+    std::uint32_t* st = out.status ? out.status + m0 : a.status;  // (mc) executor memory
     chunk.em->load(m0, mc, pts + static_cast<std::int64_t>(m0) * Q * D);
-    chunk.em->estep(nullptr, st.data());
-    upload(ex, st.data(), mc, a.status);
+    chunk.em->estep(nullptr, st);
     for_each(ex, mc, gmm::InferenceStep<double>{
-                         Q, K, D, strength, a.status, g.mu.data() + k0 * D,
+                         Q, K, D, strength, st, g.mu.data() + k0 * D,
                          g.sigma.data() + k0 * D * D, g.N0.data() + m0, chunk.em->logobs(0), a.wts,
                          out.logwts ? out.logwts + k0 : a.logwts,
                          out.mu0 + static_cast<std::int64_t>(m0) * D,
                          out.Phi + static_cast<std::int64_t>(m0) * D * D, out.m + m0, out.n0 + m0});
-    if (out.status) upload(ex, st.data(), mc, out.status + m0);
   }
 }
 

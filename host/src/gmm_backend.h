@@ -19,7 +19,7 @@ class EmBackend {
   // chunk capacity the backend was laid out for. Uses the state's current K.
   virtual void load(int m0, int mc, const double* data) = 0;
   // E-step of the loaded conditions: logobs (mc x P x K, executor memory; null: the
-  // backend's own array, see logobs()); status (mc) on the host.
+  // backend's own array, see logobs()); status (mc, executor memory).
   virtual void estep(double* logobs, std::uint32_t* status) = 0;
   // E-step, log responsibilities and log-likelihood of the loaded conditions; ll and
   // status (mc) on the host.

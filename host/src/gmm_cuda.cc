@@ -51,12 +51,11 @@ class CudaEm final : public EmBackend {
   }
 
   void estep(double* logobs, std::uint32_t* status) override {
-    device_estep(logobs ? logobs : logobs_);
-    download(ex_, status_, mc_, status);
+    device_estep(logobs ? logobs : logobs_, status);
   }
 
   void estep_loglik(double* ll, std::uint32_t* status) override {
-    device_estep(logobs_);
+    device_estep(logobs_, status_);
     for_each_2d(ex_, mc_, P_, gmm::ResponsibilitiesStep<double>{P_, K_, logobs_, logw_, lse_});
     for_each(ex_, mc_, gmm::LoglikSumStep<double>{P_, lse_, ll_});
     download(ex_, ll_, mc_, ll);
@@ -86,8 +85,8 @@ class CudaEm final : public EmBackend {
   double* logobs(int i) override { return logobs_ + static_cast<std::int64_t>(i) * P_ * K_; }
 
  private:
-  // logobs (mc x P x K) of the loaded conditions and their statuses in status_.
-  void device_estep(double* logobs) {
+  // logobs (mc x P x K) and statuses (mc) of the loaded conditions, device memory.
+  void device_estep(double* logobs, std::uint32_t* status) {
     const int K = K_, D = D_, P = P_, MK = mc_ * K;
     const std::int64_t PD = static_cast<std::int64_t>(P) * D, DD = static_cast<std::int64_t>(D) * D;
     const std::int64_t k0 = static_cast<std::int64_t>(m0_) * K;
@@ -100,7 +99,7 @@ class CudaEm final : public EmBackend {
     cuda::gemm_strided_batched(ex_.stream, false, true, P, D, D, R_, D, PD, Linv_, D, DD, 0.0, Z_,
                                D, PD, MK);
     for_each_2d(ex_, mc_, P, gmm::EstepLogobsStep<double>{K, P, D, Z_, logc_, logobs});
-    for_each(ex_, mc_, gmm::EstepStatusStep{K, cluster_status_, status_});
+    for_each(ex_, mc_, gmm::EstepStatusStep{K, cluster_status_, status});
   }
 
   Executor ex_;
