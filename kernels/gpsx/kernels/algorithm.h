@@ -1,0 +1,135 @@
+// Per-condition steps of the GPS algorithm layer that are not a phase of their own: the
+// step-size adjustment (AlgorithmTrajOpt._stepadjust), sums of per-step estimates, the
+// iteration's summary scalars, and keeping the last good controller of a failed
+// condition. Run by gpsx::for_each on the CPU or the GPU.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "gpsx/kernels/hd.h"
+#include "gpsx/kernels/lin_gauss.h"
+#include "gpsx/kernels/lqr_dual_search.h"
+
+namespace gpsx::algo {
+
+// Rows of the per-condition results the host reads once per iteration: (kRows x M).
+enum ScalarRow : int {
+  kSampleCost = 0,   // mean over samples of the summed cost
+  kPredicted,        // predicted improvement of the step adjustment
+  kActual,           // actual improvement
+  kEtaBefore,        // eta the C-step started from (restored when it fails)
+  kStepMultUsed,     // step multiplier of the C-step
+  kRows
+};
+
+// out[m] = sum_t x[m][t] (in time order).
+struct SumOverTimeFn {
+  int T;
+  const double* x;  // (M x T)
+  double* out;      // (M)
+  GPS_HD void operator()(std::int64_t m) const {
+    double s = 0.0;
+    for (int t = 0; t < T; ++t) s += x[m * T + t];
+    out[m] = s;
+  }
+};
+
+// scalars[kSampleCost][m] = mean over the N samples of sum_t cs[m][n][t].
+struct MeanSampleCostFn {
+  int M, N, T;
+  const double* cs;  // (M x N x T)
+  double* scalars;   // (kRows x M)
+  GPS_HD void operator()(std::int64_t m) const {
+    double total = 0.0;
+    for (int n = 0; n < N; ++n) {
+      double s = 0.0;
+      const double* c = cs + (m * N + n) * T;
+      for (int t = 0; t < T; ++t) s += c[t];
+      total += s;
+    }
+    scalars[kSampleCost * M + m] = total / N;
+  }
+};
+
+// _stepadjust of condition m: predicted = L(prev, prev fit) - L(cur, prev fit), actual =
+// L(prev, prev fit) - L(cur, this fit) (sums over time), then the reference's multiplier
+// rule. A condition already failed this iteration, or with a non-finite estimate, keeps
+// its multiplier (the latter is flagged with `nonfinite_bit`).
+struct StepAdjustFn {
+  int M, T;
+  const double* laplace_cur;        // (M x T) L(cur, this fit)
+  const double* laplace_prev;       // (M)
+  const double* laplace_predicted;  // (M)
+  double min_step_mult, max_step_mult;
+  std::uint32_t nonfinite_bit;
+  double* step_mult;                // (M) in/out
+  std::uint32_t* failed;            // (M) phase bits, in/out
+  double* scalars;                  // (kRows x M)
+  GPS_HD void operator()(std::int64_t m) const {
+    double actual_cost = 0.0;
+    for (int t = 0; t < T; ++t) actual_cost += laplace_cur[m * T + t];
+    const double predicted = laplace_prev[m] - laplace_predicted[m];
+    const double actual = laplace_prev[m] - actual_cost;
+    scalars[kPredicted * M + m] = predicted;
+    scalars[kActual * M + m] = actual;
+    if (failed[m] != 0) return;
+    if (!std::isfinite(predicted) || !std::isfinite(actual)) {
+      failed[m] |= nonfinite_bit;
+      return;
+    }
+    step_mult[m] = lqr::new_step_mult(predicted, actual, step_mult[m], min_step_mult,
+                                      max_step_mult);
+  }
+};
+
+// Before the C-step: remembers eta and the multiplier it uses.
+struct SaveEtaFn {
+  int M;
+  const double* eta;        // (M)
+  const double* step_mult;  // (M)
+  double* scalars;          // (kRows x M)
+  GPS_HD void operator()(std::int64_t m) const {
+    scalars[kEtaBefore * M + m] = eta[m];
+    scalars[kStepMultUsed * M + m] = step_mult[m];
+  }
+};
+
+// After the C-step: a failed condition gets its previous controller (copied into `to`,
+// the C-step's output) and eta back. Item (m, e) copies element e of the controller.
+struct KeepFailedControllerFn {
+  int M, T, dX, dU;
+  const std::uint32_t* failed;             // (M)
+  lingauss::BatchController<double> from;  // the controllers the samples were drawn with
+  lingauss::BatchController<double> to;    // the C-step's output
+  const double* scalars;                   // (kRows x M)
+  double* eta;                             // (M)
+  GPS_HD std::int64_t elements() const {
+    const std::int64_t U = dU;
+    return static_cast<std::int64_t>(T) * (U * dX + U + 3 * U * U);
+  }
+  GPS_HD void operator()(std::int64_t m, std::int64_t e) const {
+    if (failed[m] == 0) return;
+    if (e == 0) eta[m] = scalars[kEtaBefore * M + m];
+    const std::int64_t nK = static_cast<std::int64_t>(T) * dU * dX, nk = static_cast<std::int64_t>(T) * dU,
+                       nUU = static_cast<std::int64_t>(T) * dU * dU;
+    const double* src;
+    double* dst;
+    std::int64_t i = e;
+    if (i < nK) {
+      src = from.K + m * nK; dst = to.K + m * nK;
+    } else if ((i -= nK) < nk) {
+      src = from.k + m * nk; dst = to.k + m * nk;
+    } else if ((i -= nk) < nUU) {
+      src = from.pol_covar + m * nUU; dst = to.pol_covar + m * nUU;
+    } else if ((i -= nUU) < nUU) {
+      src = from.chol_pol_covar + m * nUU; dst = to.chol_pol_covar + m * nUU;
+    } else {
+      i -= nUU;
+      src = from.inv_pol_covar + m * nUU; dst = to.inv_pol_covar + m * nUU;
+    }
+    dst[i] = src[i];
+  }
+};
+
+}  // namespace gpsx::algo
