@@ -243,10 +243,19 @@ void traj_opt_update_controllers(const Executor& ex, TrajOptAlgorithm& a) {
       fail(r, m, kPhaseStepSize, kNonFinite,
            condition_label(m) + "step size: non-finite Laplace estimate (multiplier kept)");
     // A step-size failure keeps the multiplier but the C-step's result still counts.
-    if (lqr_status[m] && !(r.failed[m] & ~kPhaseStepSize))
+    if (r.failed[m] & ~kPhaseStepSize) continue;
+    if (lqr_status[m] == kNotConverged) {  // the reference warns and takes the controller
+      r.status[m] |= kNotConverged;
+      if (r.message[m].empty())
+        r.message[m] = condition_label(m) + "lqr: the eta search ran out of its " +
+                       std::to_string(s.max_iterations) + " passes (KL " +
+                       std::to_string(r.kl[m]) + "); its last controller is used";
+    } else if (lqr_status[m]) {
       fail(r, m, kPhaseLqr, lqr_status[m],
            condition_label(m) + "lqr: " + status_name(lqr_status[m]) +
+               (lqr_status[m] & kLimitReached ? " up to the largest eta" : "") +
                " (previous controller kept)");
+    }
   }
   // Conditions failed in any phase but the step size keep their controller and eta.
   std::vector<std::uint32_t> keep(a.M);

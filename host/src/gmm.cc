@@ -158,6 +158,23 @@ GmmParameters gmm_parameters(const Executor& ex, const GmmState& g) {
   return p;
 }
 
+void set_gmm_parameters(const Executor& ex, GmmState& g, int K, const GmmParameters& p) {
+  require(K >= 0 && K <= g.max_clusters,
+          "set_gmm_parameters: K = " + std::to_string(K) + " outside [0, " +
+              std::to_string(g.max_clusters) + "]");
+  const std::size_t MK = static_cast<std::size_t>(g.M) * K, D = g.D;
+  require(p.mu.size() == MK * D && p.sigma.size() == MK * D * D && p.logmass.size() == MK &&
+              p.mass.size() == MK && p.N0.size() == static_cast<std::size_t>(g.M),
+          "set_gmm_parameters: parameter sizes do not match M = " + std::to_string(g.M) +
+              ", K = " + std::to_string(K) + ", D = " + std::to_string(g.D));
+  upload(ex, p.mu.data(), p.mu.size(), g.mu.data());
+  upload(ex, p.sigma.data(), p.sigma.size(), g.sigma.data());
+  upload(ex, p.logmass.data(), MK, g.logmass.data());
+  upload(ex, p.mass.data(), MK, g.mass.data());
+  upload(ex, p.N0.data(), p.N0.size(), g.N0.data());
+  g.K = K;
+}
+
 int GmmUpdateReport::max_iterations() const {
   int r = 0;
   for (int i : iterations) r = std::max(r, i);

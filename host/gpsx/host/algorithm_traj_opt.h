@@ -62,7 +62,9 @@ enum PhaseBits : std::uint32_t {
   kPhaseCost = 1u << 1,       // cost evaluation
   kPhaseDynamics = 1u << 2,   // prior update, fit or initial state
   kPhaseStepSize = 1u << 3,   // non-finite Laplace estimates (multiplier kept)
-  kPhaseLqr = 1u << 4,        // no positive-definite eta, non-finite, not converged
+  kPhaseLqr = 1u << 4,        // no positive-definite eta up to max_eta, or non-finite
+                              // (an eta search that runs out of passes is a warning: the
+                              // reference takes its last controller, and so do we)
 };
 // "samples+lqr" etc.; "" when none.
 std::string phase_names(std::uint32_t phases);
@@ -72,7 +74,7 @@ struct IterationReport {
   int iteration = 0;
   std::vector<std::uint32_t> failed;     // PhaseBits; a failed condition kept its controller
   std::vector<std::uint32_t> status;     // StatusBits OR-ed over the phases
-  std::vector<std::string> message;      // first failure's message, "" when ok
+  std::vector<std::string> message;      // first failure's (or warning's) message, "" when ok
   std::vector<double> sample_cost;       // mean over samples of the summed cost
   std::vector<double> eta;               // eta after the C-step
   std::vector<double> step_mult;         // multiplier the C-step used

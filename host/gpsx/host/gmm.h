@@ -49,6 +49,9 @@ struct GmmParameters {
   std::vector<double> mu, sigma, logmass, mass, N0;
 };
 GmmParameters gmm_parameters(const Executor& ex, const GmmState& gmm);
+// The inverse, for restoring a checkpoint: K clusters with parameters p (as gmm_parameters
+// returns them). Throws std::invalid_argument on sizes that do not match.
+void set_gmm_parameters(const Executor& ex, GmmState& gmm, int K, const GmmParameters& p);
 
 struct GmmSettings {
   int max_iterations = 100;

@@ -132,4 +132,44 @@ struct KeepFailedControllerFn {
   }
 };
 
+// Distance of each sample's final state to its condition's target: the largest Euclidean
+// distance over the target's points (`point` coordinates each: 3 for end-effector points,
+// the whole block for joint targets).
+struct FinalDistanceFn {
+  int N, T, dX;
+  int offset, dim, point;  // target block [offset, offset + dim) of x, points of `point`
+  const double* target;    // (M x dim)
+  const double* X;         // (M x N x T x dX)
+  double* out;             // (M x N)
+  GPS_HD void operator()(std::int64_t m, std::int64_t n) const {
+    const double* x = X + ((m * N + n) * T + (T - 1)) * dX + offset;
+    const double* g = target + m * dim;
+    double worst = 0.0;
+    for (int p = 0; p + point <= dim; p += point) {
+      double s = 0.0;
+      for (int i = p; i < p + point; ++i) s += (x[i] - g[i]) * (x[i] - g[i]);
+      const double d = std::sqrt(s);
+      worst = d > worst || d != d ? d : worst;  // NaN propagates
+    }
+    out[m * N + n] = worst;
+  }
+};
+
+// Mean and max over the N samples of a condition: stats (2 x M).
+struct SampleStatsFn {
+  int M, N;
+  const double* v;  // (M x N)
+  double* stats;    // (2 x M): mean, max
+  GPS_HD void operator()(std::int64_t m) const {
+    double sum = 0.0, mx = v[m * N];
+    for (int n = 0; n < N; ++n) {
+      const double x = v[m * N + n];
+      sum += x;
+      mx = x > mx || x != x ? x : mx;
+    }
+    stats[m] = sum / N;
+    stats[M + m] = mx;
+  }
+};
+
 }  // namespace gpsx::algo
