@@ -184,11 +184,11 @@ MetricsWriter MetricsWriter::resume(const std::string& dir, const std::string& s
                   " is shorter than its header");
   // Every check before anything is cut.
   w.csv_fd_ = open_for_resume(w.csv_path_, sizes.first);
-  std::string found(header.size(), '\0');
+  std::string found(header.size() + 4096, '\0');  // and more of a wrong first line
   const ssize_t n = ::pread(w.csv_fd_, found.data(), found.size(), 0);
   if (n < 0) throw errno_error("cannot read the header of " + w.csv_path_);
-  if (static_cast<std::size_t>(n) != header.size() || found != header) {
-    found.resize(static_cast<std::size_t>(n));
+  found.resize(static_cast<std::size_t>(n));
+  if (found.compare(0, header.size(), header) != 0) {
     throw IoError("cannot resume " + w.csv_path_ + ": its header '" + found.substr(0, found.find('\n')) +
                   "' is not the columns '" + header.substr(0, header.size() - 1) + "'");
   }
