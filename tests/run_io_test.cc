@@ -22,7 +22,7 @@
 
 #include "gpsx/run/archive.h"
 #include "gpsx/run/atomic_file.h"
-#include "gpsx/run/metrics.h"
+#include "gpsx_test/temp_dir.h"
 
 namespace {
 
@@ -31,29 +31,19 @@ using gpsx::run::ArchiveError;
 using gpsx::run::ArchiveReader;
 using gpsx::run::ArchiveWriter;
 using gpsx::run::IoError;
-using gpsx::run::MetricsWriter;
 using ::testing::HasSubstr;
 
 // A fresh folder per test, removed afterwards.
 class RunDir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "gpsx_run_io.XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::permissions(dir, fs::perms::owner_all, ec);
-    fs::remove_all(dir, ec);
-  }
+  gpsx::test::TempDir temp{"gpsx_run_io"};
+  const std::string dir = temp.path();
   std::vector<std::string> entries() const {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
     std::sort(out.begin(), out.end());
     return out;
   }
-  std::string dir;
 };
 
 template <class F>

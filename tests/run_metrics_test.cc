@@ -16,6 +16,7 @@
 
 #include "gpsx/run/atomic_file.h"
 #include "gpsx/run/metrics.h"
+#include "gpsx_test/temp_dir.h"
 
 namespace {
 
@@ -28,13 +29,8 @@ using Row = MetricsWriter::Row;
 
 class Metrics : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "gpsx_run_metrics.XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  std::string dir;
+  gpsx::test::TempDir temp{"gpsx_run_metrics"};
+  const std::string dir = temp.path();
 };
 
 const double kNan = std::numeric_limits<double>::quiet_NaN();
