@@ -64,14 +64,14 @@ void ArchiveWriter::add_raw(const std::string& name, const char* descr, std::siz
     if (!ok) throw ArchiveError(where + ": name may hold only letters, digits, '_', '-' and '.'");
   }
   if (reserved(name)) throw ArchiveError(where + ": the name is reserved for the archive's own members");
-  for (const Member& m : members_)
-    if (m.name == name) throw ArchiveError(where + ": added twice");
+  if (names_.count(name)) throw ArchiveError(where + ": added twice");
   if (shape.size() > 32) throw ArchiveError(where + ": more than 32 dimensions");
   const std::int64_t max_count = std::numeric_limits<std::int64_t>::max() / 8;
   const std::int64_t count = detail::npy_count(shape, max_count);
   if (count < 0) throw ArchiveError(where + ": invalid shape " + detail::shape_string(shape));
   if (count > 0 && data == nullptr) throw ArchiveError(where + ": no data for shape " + detail::shape_string(shape));
   members_.push_back({name, npy_file(descr, itemsize, data, shape, static_cast<std::size_t>(count))});
+  names_.insert(name);
 }
 
 void ArchiveWriter::add(const std::string& name, const double* data, std::vector<std::int64_t> shape) {
@@ -125,7 +125,7 @@ ArchiveReader ArchiveReader::open(const std::string& path, const std::string& ex
   try {
     file = read_file(path);
   } catch (const IoError& e) {
-    throw ArchiveError(expected_kind + " " + e.what());
+    throw ArchiveError(expected_kind + " " + path + ": " + e.what());
   }
   return parse(std::move(file), path, expected_kind);
 }

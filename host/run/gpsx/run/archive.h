@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,7 @@ class ArchiveWriter {
     std::string npy;  // the whole .npy file
   };
   std::vector<Member> members_;  // format_version, kind, then the caller's
+  std::set<std::string> names_;  // of the caller's members
   bool force_zip64_;
 };
 
