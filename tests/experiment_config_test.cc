@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <stdlib.h>
+
 #include "gpsx/host/cost.h"
 #include "gpsx/host/sim_sampling.h"
 #include "gpsx/kernels/philox.h"
@@ -361,6 +363,19 @@ TEST(ExperimentConfig, JointTargetsGiveAStateCostOnJointAngles) {
   EXPECT_EQ(b.targets[1], (std::vector<double>{1.0, 0.2}));
   const gpsx::CostTable table = gpsx::compile_cost(e.cost, e.task.dX(), e.task.dU(), e.M());
   EXPECT_TRUE(table.per_condition);
+  // a task file's conditions carry joint_target too (envs::load_task)
+  const fs::path dir = temp_dir();
+  write(dir / "jt.yaml", "model: " + std::string(GPSX_SOURCE_DIR) +
+                             "/envs/models/reacher2.xml\nsensors: [JOINT_ANGLES, JOINT_VELOCITIES]\n"
+                             "conditions:\n  - {q0: [0, 0], joint_target: [0.25, 0.75]}\n");
+  const Experiment t = parse_experiment(
+      "task: jt.yaml\ncost: {terms: [{type: state, blocks: [{data_type: JOINT_ANGLES, wp: [1, 1], "
+      "target: joint_target}]}]}\n",
+      (dir / "exp.yaml").string());
+  EXPECT_EQ(t.task.conditions[0].joint_target, (std::vector<double>{0.25, 0.75}));
+  EXPECT_EQ(t.cost.terms[0].blocks[0].targets,
+            (std::vector<std::vector<double>>{{0.25, 0.75}}));
+  fs::remove_all(dir);
   // a condition without joint_target
   const std::string msg = error_of(text, {"conditions=[{q0: [0, 0], joint_target: [1, 1]}, {q0: [0, 0]}]"});
   EXPECT_NE(msg.find("conditions[1]: expected joint_target (2 numbers)"), std::string::npos) << msg;
@@ -413,6 +428,23 @@ TEST(ExperimentConfig, ShippedExperimentsLoad) {
             (fs::weakly_canonical(kExperiments) / "reacher2.yaml").string());
   EXPECT_EQ(gpsx::run::find_experiment("some/path/x.yaml"), "some/path/x.yaml");
   EXPECT_THROW(gpsx::run::find_experiment("no_such_experiment"), ConfigError);
+  // GPSX_DATA_DIR moves the experiments folder as it moves the models folder
+  const fs::path data = temp_dir();
+  fs::create_directories(data / "experiments");
+  write(data / "experiments" / "mine.yaml", "task: reacher2\n");
+  const char* before = std::getenv("GPSX_DATA_DIR");
+  const std::string saved = before ? before : "";
+  ::setenv("GPSX_DATA_DIR", data.c_str(), 1);
+  std::string found;
+  try {
+    found = gpsx::run::find_experiment("mine");
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  if (before) ::setenv("GPSX_DATA_DIR", saved.c_str(), 1);
+  else ::unsetenv("GPSX_DATA_DIR");
+  EXPECT_EQ(found, (fs::weakly_canonical(data / "experiments") / "mine.yaml").string());
+  fs::remove_all(data);
 
   const Experiment r = gpsx::run::load_experiment(gpsx::run::find_experiment("reacher2"));
   EXPECT_EQ(r.M(), 4);
