@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -212,10 +213,11 @@ CostDesc parse_cost(const YamlChecker& ck, const YAML::Node& root, const std::st
 Experiment parse_experiment(const std::string& text, const std::string& path,
                             const std::vector<std::string>& sets) {
   YamlChecker ck(path);
-  YAML::Node root = parse_yaml(text, path);
-  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  ck.require_map(root, "(root)");
-  for (const std::string& s : sets) ck.apply_set(root, s);
+  YAML::Node doc = parse_yaml(text, path);
+  if (!doc.IsDefined() || doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
+  ck.require_map(doc, "(root)");
+  for (const std::string& s : sets) ck.apply_set(doc, s);
+  const YAML::Node& root = doc;  // read-only from here (a non-const [] may add keys)
   ck.keys(root, "", {"name", "task", "iterations", "samples", "T", "seed", "conditions", "cost",
                      "init", "algorithm", "dynamics", "noise", "checkpoints"});
 
