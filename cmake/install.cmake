@@ -1,6 +1,7 @@
 # cmake --install BUILD --prefix P: the gpsx program (bin/), headers (include/gpsx/...),
 # the static libraries with exported targets gpsx::... (find_package(gpsx)), and the
-# shipped models and tasks (share/gpsx/models/, found by an installed gpsx).
+# shipped models and tasks (share/gpsx/models/) and experiment configs
+# (share/gpsx/experiments/), found by an installed gpsx.
 include(CMakePackageConfigHelpers)
 set(GPSX_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/gpsx)
 
@@ -18,6 +19,8 @@ foreach(dir kernels/gpsx host/gpsx envs/gpsx cuda/gpsx)
           FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
 endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/envs/models/ DESTINATION ${CMAKE_INSTALL_DATADIR}/gpsx/models)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/envs/experiments/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/gpsx/experiments)
 
 install(EXPORT gpsxTargets NAMESPACE gpsx:: DESTINATION ${GPSX_CMAKE_DIR})
 # CUDA targets (cudart, cuBLAS, NVTX) in the exported interface need the toolkit's package

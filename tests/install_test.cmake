@@ -21,7 +21,8 @@ file(MAKE_DIRECTORY ${WORK}/run)
 run(DIR ${WORK} COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${prefix})
 foreach(f bin/gpsx include/gpsx/host/executor.h include/gpsx/envs/task.h
           include/gpsx/kernels/rigid_body.h include/gpsx/cuda/runtime.h
-          share/gpsx/models/pointmass.yaml ${LIBDIR}/cmake/gpsx/gpsxConfig.cmake
+          share/gpsx/models/pointmass.yaml share/gpsx/experiments/reacher2.yaml
+          ${LIBDIR}/cmake/gpsx/gpsxConfig.cmake
           ${LIBDIR}/cmake/gpsx/gpsxConfigVersion.cmake)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "not installed: ${prefix}/${f}")

@@ -20,17 +20,17 @@ fs::path exe_dir() {
   return ec ? fs::path() : exe.parent_path();
 }
 
-}  // namespace
-
-std::string models_dir() {
+// The shipped data folder `sub` (models, experiments): $GPSX_DATA_DIR/sub when set, else
+// beside the program, else the source tree's folder.
+std::string data_dir(const char* sub, const char* source_dir) {
   std::vector<fs::path> tried;
   const char* env = std::getenv("GPSX_DATA_DIR");
   if (env && *env) {
-    tried.push_back(fs::path(env) / "models");
+    tried.push_back(fs::path(env) / sub);
   } else {
     const fs::path dir = exe_dir();
-    if (!dir.empty()) tried.push_back(dir / ".." / "share" / "gpsx" / "models");
-    tried.push_back(GPSX_SOURCE_MODELS_DIR);  // a program in the build tree
+    if (!dir.empty()) tried.push_back(dir / ".." / "share" / "gpsx" / sub);
+    tried.push_back(source_dir);  // a program in the build tree
   }
   std::error_code ec;
   for (const fs::path& p : tried)
@@ -40,9 +40,15 @@ std::string models_dir() {
     }
   std::string list;
   for (const fs::path& p : tried) list += " " + p.string();
-  throw ModelError(std::string("no gpsx models folder found (GPSX_DATA_DIR ") +
+  throw ModelError(std::string("no gpsx ") + sub + " folder found (GPSX_DATA_DIR " +
                    (env && *env ? "= " + std::string(env) : "unset") + "); tried:" + list);
 }
+
+}  // namespace
+
+std::string models_dir() { return data_dir("models", GPSX_SOURCE_MODELS_DIR); }
+
+std::string experiments_dir() { return data_dir("experiments", GPSX_SOURCE_EXPERIMENTS_DIR); }
 
 std::string find_model_file(const std::string& name) {
   const fs::path dir = models_dir();

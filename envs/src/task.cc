@@ -113,6 +113,8 @@ Task load_task(const std::string& path) {
       cond.qd0 = c["qd0"] ? numbers(c["qd0"], where + ".qd0", nv, path)
                           : std::vector<double>(nv, 0.0);
       if (c["ee_target"]) cond.ee_target = numbers(c["ee_target"], where + ".ee_target", 3 * nee, path);
+      if (c["joint_target"])
+        cond.joint_target = numbers(c["joint_target"], where + ".joint_target", nv, path);
       t.conditions.push_back(cond);
     }
   }

@@ -33,7 +33,7 @@ struct Ctx {
       if (!allowed.count(key)) {
         std::string list;
         for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail(kv.first, path + "." + key, "unknown key (allowed: " + list + ")");
+        fail(kv.first, path + "." + key, "unknown key, expected one of: " + list);
       }
     }
   }
@@ -46,7 +46,7 @@ struct Ctx {
     } catch (const YAML::Exception&) {
       fail(node, path, "expected a number, got '" + node.Scalar() + "'");
     }
-    if (!std::isfinite(v)) fail(node, path, "must be finite, got " + node.Scalar());
+    if (!std::isfinite(v)) fail(node, path, "expected a finite number, got " + node.Scalar());
     return v;
   }
 
@@ -59,7 +59,7 @@ struct Ctx {
   double non_negative_or(const YAML::Node& map, const std::string& key,
                          const std::string& path, double fallback) const {
     const double v = number_or(map, key, path, fallback);
-    if (v < 0) fail(map[key], path + "." + key, "must be >= 0, got " + map[key].Scalar());
+    if (v < 0) fail(map[key], path + "." + key, "expected a number >= 0, got " + map[key].Scalar());
     return v;
   }
 
@@ -89,14 +89,15 @@ struct Ctx {
   std::vector<double> non_negative_vector(const YAML::Node& node, const std::string& path) const {
     std::vector<double> v = vector(node, path);
     for (std::size_t i = 0; i < v.size(); ++i)
-      if (v[i] < 0) fail(node[i], path + "[" + std::to_string(i) + "]", "must be >= 0");
+      if (v[i] < 0) fail(node[i], path + "[" + std::to_string(i) + "]",
+                           "expected a number >= 0, got " + node[i].Scalar());
     return v;
   }
 
   // A target: one list of numbers (shared by all conditions) or a list of such lists.
   std::vector<std::vector<double>> targets(const YAML::Node& node, const std::string& path,
                                            std::size_t dim) const {
-    if (!node) fail(node, path, "missing (required)");
+    if (!node) fail(node, path, "missing, expected a target (required)");
     std::vector<std::vector<double>> out;
     if (node.IsSequence() && node.size() > 0 && node[0].IsSequence()) {
       for (std::size_t i = 0; i < node.size(); ++i)
@@ -118,11 +119,11 @@ struct Ctx {
     const YAML::Node name = map[name_key];
     const YAML::Node offset = map[offset_key];
     if (name && offset)
-      fail(map, path, "give either " + name_key + " or " + offset_key + ", not both");
-    if (!name && !offset) fail(map, path, "missing " + name_key + " (or " + offset_key + ")");
+      fail(map, path, "expected either " + name_key + " or " + offset_key + ", not both");
+    if (!name && !offset) fail(map, path, "missing, expected " + name_key + " (or " + offset_key + ")");
     if (offset) {
       const int o = integer(offset, path + "." + offset_key);
-      if (o < 0) fail(offset, path + "." + offset_key, "must be >= 0");
+      if (o < 0) fail(offset, path + "." + offset_key, "expected an integer >= 0, got " + offset.Scalar());
       *size = -1;
       return o;
     }
@@ -135,8 +136,8 @@ struct Ctx {
     std::string known;
     for (const auto& b : layout) known += (known.empty() ? "" : ", ") + b.name;
     fail(name, path + "." + name_key,
-         "unknown data type '" + n + "' (state layout has: " + (known.empty() ? "none" : known) +
-             ")");
+         "unknown data type '" + n + "', expected one of the state layout's: " +
+             (known.empty() ? "none" : known));
   }
 
   CostBlockDesc block(const YAML::Node& map, const std::string& path, const std::string& name_key,
@@ -144,15 +145,18 @@ struct Ctx {
     CostBlockDesc b;
     int size = -1;
     b.offset = block_offset(map, path, name_key, offset_key, layout, &size);
-    if (!map["wp"]) fail(map, path + ".wp", "missing (required)");
+    if (!map["wp"]) fail(map, path + ".wp", "missing, expected a list of weights (required)");
     b.wp = non_negative_vector(map["wp"], path + ".wp");
     if (size >= 0 && static_cast<int>(b.wp.size()) != size)
       fail(map["wp"], path + ".wp",
-           "has " + std::to_string(b.wp.size()) + " entries but data type " +
-               map[name_key].Scalar() + " has " + std::to_string(size));
+           "has " + std::to_string(b.wp.size()) + " entries, expected " +
+               std::to_string(size) + " (data type " + map[name_key].Scalar() + " has " +
+               std::to_string(size) + ")");
     const YAML::Node target = map["target"];
     if (target && target.IsScalar() && target.Scalar() == "ee_target")
       b.ee_target = true;  // filled in from the task's conditions
+    else if (target && target.IsScalar() && target.Scalar() == "joint_target")
+      b.joint_target = true;
     else
       b.targets = targets(target, path + ".target", b.wp.size());
     return b;
@@ -169,28 +173,28 @@ struct Ctx {
       else if (s == "linear") term.ramp = cost::Ramp::kLinear;
       else if (s == "quadratic") term.ramp = cost::Ramp::kQuadratic;
       else if (s == "final_only") term.ramp = cost::Ramp::kFinalOnly;
-      else fail(r, path + ".ramp", "unknown ramp '" + s + "' (constant, linear, quadratic, final_only)");
+      else fail(r, path + ".ramp", "unknown ramp '" + s + "', expected one of: constant, linear, quadratic, final_only");
     }
     if (const YAML::Node n = map["norm"]) {
       const std::string s = text(n, path + ".norm");
       if (s == "l1l2") term.norm = cost::Norm::kL1L2;
       else if (s == "log") term.norm = cost::Norm::kLogL2;
-      else fail(n, path + ".norm", "unknown norm '" + s + "' (l1l2, log)");
+      else fail(n, path + ".norm", "unknown norm '" + s + "', expected one of: l1l2, log");
     }
     if (term.norm == cost::Norm::kLogL2 && !(term.alpha > 0))
-      fail(map, path + ".alpha", "must be > 0 with the log norm (log(0) at the target)");
+      fail(map, path + ".alpha", "expected a number > 0 with the log norm (log(0) at the target)");
   }
 
   CostTermDesc term(const YAML::Node& node, const std::string& path,
                     const StateLayout& layout) const {
     if (!node.IsMap()) fail(node, path, "expected a map with a `type`");
-    if (!node["type"]) fail(node, path + ".type", "missing (required: action, state or fk)");
+    if (!node["type"]) fail(node, path + ".type", "missing, expected one of: action, state, fk (required)");
     const std::string type = text(node["type"], path + ".type");
     CostTermDesc t;
     t.where = source + ": " + path;
     if (type == "action") {
       check_keys(node, path, {"type", "weight", "wu"});
-      if (!node["wu"]) fail(node, path + ".wu", "missing (required)");
+      if (!node["wu"]) fail(node, path + ".wu", "missing, expected a list of weights (required)");
       t = action_cost(non_negative_vector(node["wu"], path + ".wu"));
     } else if (type == "state") {
       check_keys(node, path, {"type", "weight", "l1", "l2", "alpha", "ramp",
@@ -216,16 +220,17 @@ struct Ctx {
       const int joint_offset =
           block_offset(node, path, "joints_data_type", "joint_offset", layout, &joints);
       if (node["joints_data_type"] && node["joints"])
-        fail(node["joints"], path + ".joints", "not allowed with joints_data_type");
+        fail(node["joints"], path + ".joints", "expected no joints with joints_data_type");
       if (joints < 0) {
-        if (!node["joints"]) fail(node, path + ".joints", "missing (required with joint_offset)");
+        if (!node["joints"]) fail(node, path + ".joints", "missing, expected an integer (required with joint_offset)");
         joints = integer(node["joints"], path + ".joints");
-        if (joints <= 0) fail(node["joints"], path + ".joints", "must be > 0");
+        if (joints <= 0) fail(node["joints"], path + ".joints",
+                                  "expected an integer > 0, got " + node["joints"].Scalar());
       }
       t = fk_cost(std::move(points), joint_offset, joints);
       norm_settings(node, path, t);
     } else {
-      fail(node["type"], path + ".type", "unknown cost type '" + type + "' (action, state, fk)");
+      fail(node["type"], path + ".type", "unknown cost type '" + type + "', expected one of: action, state, fk");
     }
     t.where = source + ": " + path;
     t.weight = number_or(node, "weight", path, 1.0);
@@ -317,8 +322,9 @@ CostTable compile_cost(const CostDesc& desc, int dX, int dU, int M) {
   CostTable table;
   for (const auto& t : desc.terms)
     for (const auto& b : t.blocks) {
-      if (b.ee_target && b.targets.empty())
-        throw bad(t, "target: ee_target comes from a task's conditions (envs::task_cost)");
+      if ((b.ee_target || b.joint_target) && b.targets.empty())
+        throw bad(t, std::string("target: ") + (b.ee_target ? "ee_target" : "joint_target") +
+                         " comes from a task's conditions (envs::condition_targets)");
       if (b.targets.size() > 1) table.per_condition = true;
       if (b.targets.size() != 1 && static_cast<int>(b.targets.size()) != M)
         throw bad(t, "has " + std::to_string(b.targets.size()) + " targets; expected 1 or M = " +

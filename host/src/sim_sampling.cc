@@ -172,6 +172,11 @@ CostDesc task_cost(const Task& task, int M) {
     throw ConfigError(task.path + ": task " + task.name +
                       " has no `cost:` section (schema: host/gpsx/host/cost.h)");
   CostDesc desc = load_cost_file(task.path, state_layout(task));
+  condition_targets(task, desc, M);
+  return desc;
+}
+
+void condition_targets(const Task& task, CostDesc& desc, int M) {
   const std::size_t nc = task.conditions.size();
   for (CostTermDesc& t : desc.terms)
     for (CostBlockDesc& b : t.blocks) {
@@ -180,19 +185,20 @@ CostDesc task_cost(const Task& task, int M) {
         b.targets.clear();
         for (int m = 0; m < M; ++m) b.targets.push_back(per_task[m % nc]);
       }
-      if (!b.ee_target) continue;
+      if (!b.ee_target && !b.joint_target) continue;
+      const char* name = b.ee_target ? "ee_target" : "joint_target";
       b.targets.clear();
       for (int m = 0; m < M; ++m) {
         const Condition& c = condition(task, m);
-        if (c.ee_target.size() != b.wp.size())
-          throw ConfigError(t.where + ": target ee_target of condition " +
+        const std::vector<double>& target = b.ee_target ? c.ee_target : c.joint_target;
+        if (target.size() != b.wp.size())
+          throw ConfigError(t.where + ": target " + name + " of condition " +
                             std::to_string(m % task.conditions.size()) + " has " +
-                            std::to_string(c.ee_target.size()) + " entries, wp has " +
+                            std::to_string(target.size()) + " entries, wp has " +
                             std::to_string(b.wp.size()));
-        b.targets.push_back(c.ee_target);
+        b.targets.push_back(target);
       }
     }
-  return desc;
 }
 
 void eval_sample_costs(const Executor& ex, const cost::CostModel<double>& cost,

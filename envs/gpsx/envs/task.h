@@ -14,6 +14,7 @@
 //   conditions:
 //     - q0: [...]                   # nv joint positions (qd0 optional, default 0)
 //       ee_target: [...]            # 3 x number of ee sites
+//       joint_target: [...]         # nv joint positions (for `target: joint_target` costs)
 #pragma once
 
 #include <string>
@@ -27,6 +28,7 @@ struct Condition {
   std::vector<double> q0;         // (nv)
   std::vector<double> qd0;        // (nv)
   std::vector<double> ee_target;  // (3 x nee)
+  std::vector<double> joint_target;  // (nv) empty when the condition has none
 };
 
 struct Task {

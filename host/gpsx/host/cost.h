@@ -16,7 +16,8 @@
 //         blocks:                      # one per data type
 //           - data_type: JOINT_ANGLES  # a StateLayout name, or `offset: <int>`
 //             wp: [1.0, 1.0]
-//             target: [0.8, -0.6]      # or a list of M lists, one per condition
+//             target: [0.8, -0.6]      # or a list of M lists, one per condition, or
+//                                      #   joint_target (the conditions' joint targets)
 //       - type: fk                     # CostFK on end-effector points stored in x
 //         data_type: END_EFFECTOR_POINTS     # or offset: <int>
 //         joints_data_type: JOINT_ANGLES     # or joint_offset: <int> + joints: <int>
@@ -58,6 +59,7 @@ struct CostBlockDesc {
   std::vector<double> wp;                    // (dim)
   std::vector<std::vector<double>> targets;  // 1 x (dim) shared, or M x (dim)
   bool ee_target = false;  // `target: ee_target`: the task conditions' end-effector targets
+  bool joint_target = false;  // `target: joint_target`: the conditions' joint targets
 };
 
 struct CostTermDesc {

@@ -68,9 +68,15 @@ void sample_task(const Executor& ex, const Task& task, const ControllerBatch& ct
 // Named blocks of the task's state (JOINT_ANGLES, ... as in the sensor list).
 StateLayout state_layout(const Task& task);
 
-// The `cost:` of the task's YAML for M conditions: `target: ee_target` blocks get the
-// conditions' ee_target (cycled over M). Throws ConfigError when there is none.
+// The `cost:` of the task's YAML for M conditions (condition_targets applied). Throws
+// ConfigError when there is none.
 CostDesc task_cost(const Task& task, int M);
+
+// Fills the per-condition targets of desc for M conditions (the task's, cycled over M):
+// `target: ee_target` / `target: joint_target` blocks get the conditions' ee_target /
+// joint_target; blocks with one target per task condition are cycled too. Throws
+// ConfigError naming the term and the condition when a target has the wrong size.
+void condition_targets(const Task& task, CostDesc& desc, int M);
 
 struct SampleCosts {
   Buffer<double> cs;              // (M x N x T) per-sample costs
