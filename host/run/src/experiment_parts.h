@@ -9,7 +9,7 @@
 
 #include "gpsx/host/cost.h"
 #include "gpsx/run/experiment.h"
-#include "gpsx/run/yaml_check.h"
+#include "yaml_check.h"
 
 namespace gpsx::run::detail {
 

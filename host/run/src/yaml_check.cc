@@ -1,4 +1,4 @@
-#include "gpsx/run/yaml_check.h"
+#include "yaml_check.h"
 
 #include <fmt/format.h>
 

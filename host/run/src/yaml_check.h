@@ -3,6 +3,7 @@
 // and what was expected:
 //   exp.yaml:12:14: algorithm.kl_step: expected a number > 0, got -1
 //   exp.yaml: --set 'algorithm.kl_step=-1': algorithm.kl_step: expected a number > 0, got -1
+// Private to gpsx_run (yaml-cpp is a private dependency of the library).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
