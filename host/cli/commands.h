@@ -34,4 +34,6 @@ void add_sim_command(CLI::App& app, const GlobalOptions& global);
 void add_model_command(CLI::App& app, const GlobalOptions& global);
 // `gpsx sample`: controllers sampled on the simulator (gpsx_algorithms).
 void add_sample_command(CLI::App& app, const GlobalOptions& global);
+// `gpsx run`: experiments, their run directories and resume (gpsx_run).
+void add_run_command(CLI::App& app, const GlobalOptions& global);
 }  // namespace gpsx::cli

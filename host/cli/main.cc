@@ -24,11 +24,16 @@ int main(int argc, char** argv) {
   gpsx::cli::add_sim_command(app, global);
   gpsx::cli::add_model_command(app, global);
   gpsx::cli::add_sample_command(app, global);
+  gpsx::cli::add_run_command(app, global);
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command's own exit status; it printed why
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // A bad flag is bad input: status 2 like a refused config (help and version stay 0).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gpsx: error: %s\n", e.what());
     return 1;
