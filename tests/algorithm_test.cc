@@ -95,6 +95,10 @@ Outcome run_two(Fixture& f, Inject inject, int bad) {
   if (inject == Inject::kDynamics)  // a bad state the sampler did not flag: the fit fails
     f.samples.X[bad * per_x + 5 * a.dX] = nan;
   s.status = status.data();
+  if (inject == Inject::kSamples)  // the runner's policy: re-append the previous good batch
+    EXPECT_EQ(traj_opt_replace_failed_samples(f.ex, a, status.data(), f.samples.X.data(),
+                                              f.samples.U.data()),
+              1);
   traj_opt_begin(f.ex, a, s);
   traj_opt_update_dynamics(f.ex, a, s);
   traj_opt_eval_cost(f.ex, a, f.cost.model, s);
@@ -149,6 +153,19 @@ void expect_isolated(Inject inject, std::uint32_t phase) {
 
 TEST(TrajOptAlgorithm, NonFiniteSamplesFailOnlyTheirCondition) {
   expect_isolated(Inject::kSamples, kPhaseSamples);
+}
+
+TEST(TrajOptAlgorithm, AFailedBatchDoesNotEnterThePriorDataSet) {
+  Fixture f;
+  const Outcome o = run_two(f, Inject::kSamples, 2);
+  const DynamicsPrior& p = o.alg.prior;
+  ASSERT_EQ(p.count, 2 * kN);
+  for (std::int64_t i = 0; i < p.X.size(); ++i)
+    ASSERT_TRUE(std::isfinite(p.X[i])) << "prior X entry " << i;
+  // The repeated batch is the condition's first one.
+  const std::int64_t traj = static_cast<std::int64_t>(kT) * o.alg.dX;
+  const double* first = p.X.data() + (2 * p.capacity) * traj;
+  for (std::int64_t i = 0; i < kN * traj; ++i) ASSERT_EQ(first[i], first[kN * traj + i]);
 }
 TEST(TrajOptAlgorithm, AFailedDynamicsFitFailsOnlyItsCondition) {
   expect_isolated(Inject::kDynamics, kPhaseDynamics);

@@ -293,6 +293,24 @@ void traj_opt_advance(const Executor& ex, TrajOptAlgorithm& a) {
   r.seconds_lqr += seconds_since(t0);
 }
 
+int traj_opt_replace_failed_samples(const Executor& ex, const TrajOptAlgorithm& a,
+                                    const std::uint32_t* sample_status, double* X, double* U) {
+  const DynamicsPrior& p = a.prior;
+  if (p.count < a.N) return 0;
+  const std::size_t xs = static_cast<std::size_t>(a.T) * a.dX, us = static_cast<std::size_t>(a.T) * a.dU;
+  const std::size_t newest = static_cast<std::size_t>(p.count - a.N);
+  int replaced = 0;
+  for (int m = 0; m < a.M; ++m) {
+    if (sample_status[m] == 0) continue;
+    const std::size_t first = static_cast<std::size_t>(m) * p.capacity + newest;
+    const std::size_t batch = static_cast<std::size_t>(m) * a.N;
+    copy_within(ex, p.X.data() + first * xs, a.N * xs, X + batch * xs);
+    copy_within(ex, p.U.data() + first * us, a.N * us, U + batch * us);
+    ++replaced;
+  }
+  return replaced;
+}
+
 const IterationReport& traj_opt_iteration(const Executor& ex, TrajOptAlgorithm& a,
                                           const cost::CostModel<double>& cost,
                                           const SampleBatch& samples, const int* init_assignment) {

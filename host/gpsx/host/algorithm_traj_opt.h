@@ -149,6 +149,16 @@ void traj_opt_update_step_size(const Executor& ex, TrajOptAlgorithm& alg);
 void traj_opt_update_controllers(const Executor& ex, TrajOptAlgorithm& alg);
 void traj_opt_advance(const Executor& ex, TrajOptAlgorithm& alg);
 
+// Before the iteration, for a condition whose samples failed (sample_status[m] != 0, host):
+// its newest N trajectories of the prior data set are written over its batch in X
+// (M x N x T x dX) and U (M x N x T x dU), so that the prior update re-appends good data
+// instead of a diverged batch that would poison the condition's GMM for as long as it stays
+// in the data set. The condition is still reported failed and keeps its controller. Before
+// the prior holds N trajectories (the first iteration) nothing can be repeated and the batch
+// stays. Returns the number of conditions replaced.
+int traj_opt_replace_failed_samples(const Executor& ex, const TrajOptAlgorithm& alg,
+                                    const std::uint32_t* sample_status, double* X, double* U);
+
 // All phases in order; returns alg.report.
 const IterationReport& traj_opt_iteration(const Executor& ex, TrajOptAlgorithm& alg,
                                           const cost::CostModel<double>& cost,

@@ -243,6 +243,8 @@ void run_iteration(RunState& run, void (*boundary)(const char*)) {
     envs::sample_task(ex, run.exp.task, a.ctrl, a.N, run.sampling, run.samples, run.sampling_ws);
   }
   run.times.sample = seconds_since(t0);
+  traj_opt_replace_failed_samples(ex, a, run.samples.status.data(), run.samples.X.data(),
+                                  run.samples.U.data());
   const SampleBatch batch{a.N, run.samples.X.data(), run.samples.U.data(),
                           run.sampling.jacobians ? run.samples.jac.data() : nullptr,
                           run.samples.status.data()};
