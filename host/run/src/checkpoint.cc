@@ -33,23 +33,19 @@ void get(const Executor& ex, const ArchiveReader& r, const std::string& name, Bu
   upload(ex, h.data(), h.size(), b.data());
 }
 
-// The controller arrays under prefix ("ctrl_K", ...).
-void put_controllers(const Executor& ex, ArchiveWriter& w, const ControllerBatch& c) {
+// The controller arrays as checkpoint fields ("ctrl_K", ...).
+struct Field {
+  const char* name;
+  Buffer<double>* buffer;
+  Shape64 shape;
+};
+std::vector<Field> controller_fields(ControllerBatch& c) {
   const std::int64_t M = c.M, T = c.T, X = c.dX, U = c.dU;
-  put(ex, w, "ctrl_K", c.K, {M, T, U, X});
-  put(ex, w, "ctrl_k", c.k, {M, T, U});
-  put(ex, w, "ctrl_pol_covar", c.pol_covar, {M, T, U, U});
-  put(ex, w, "ctrl_chol_pol_covar", c.chol_pol_covar, {M, T, U, U});
-  put(ex, w, "ctrl_inv_pol_covar", c.inv_pol_covar, {M, T, U, U});
-}
-
-void get_controllers(const Executor& ex, const ArchiveReader& r, ControllerBatch& c) {
-  const std::int64_t M = c.M, T = c.T, X = c.dX, U = c.dU;
-  get(ex, r, "ctrl_K", c.K, {M, T, U, X});
-  get(ex, r, "ctrl_k", c.k, {M, T, U});
-  get(ex, r, "ctrl_pol_covar", c.pol_covar, {M, T, U, U});
-  get(ex, r, "ctrl_chol_pol_covar", c.chol_pol_covar, {M, T, U, U});
-  get(ex, r, "ctrl_inv_pol_covar", c.inv_pol_covar, {M, T, U, U});
+  return {{"ctrl_K", &c.K, {M, T, U, X}},
+          {"ctrl_k", &c.k, {M, T, U}},
+          {"ctrl_pol_covar", &c.pol_covar, {M, T, U, U}},
+          {"ctrl_chol_pol_covar", &c.chol_pol_covar, {M, T, U, U}},
+          {"ctrl_inv_pol_covar", &c.inv_pol_covar, {M, T, U, U}}};
 }
 
 }  // namespace
@@ -83,7 +79,8 @@ void save_checkpoint(const Executor& ex, const TrajOptAlgorithm& a, const Checkp
   w.add("file_sizes", meta.file_sizes.data(), {static_cast<std::int64_t>(meta.file_sizes.size())});
   w.add_text("config", meta.config);
 
-  put_controllers(ex, w, a.ctrl);
+  for (const Field& f : controller_fields(const_cast<ControllerBatch&>(a.ctrl)))  // read only
+    put(ex, w, f.name, *f.buffer, f.shape);
   const std::int64_t M = a.M;
   put(ex, w, "eta", a.eta, {M});
   put(ex, w, "step_mult", a.step_mult, {M});
@@ -125,7 +122,7 @@ CheckpointMeta load_checkpoint(const Executor& ex, TrajOptAlgorithm& a, const st
   meta.file_sizes = r.u8("file_sizes", {r.shape("file_sizes").at(0)});
   meta.config = r.text("config");
 
-  get_controllers(ex, r, a.ctrl);
+  for (const Field& f : controller_fields(a.ctrl)) get(ex, r, f.name, *f.buffer, f.shape);
   const std::int64_t M = a.M;
   get(ex, r, "eta", a.eta, {M});
   get(ex, r, "step_mult", a.step_mult, {M});
