@@ -446,24 +446,16 @@ TEST(ExperimentConfig, ShippedExperimentsLoad) {
   EXPECT_EQ(found, (fs::weakly_canonical(data / "experiments") / "mine.yaml").string());
   fs::remove_all(data);
 
+  // The default experiment has the sizes its acceptance test (learning_test) is stated for.
   const Experiment r = gpsx::run::load_experiment(gpsx::run::find_experiment("reacher2"));
   EXPECT_EQ(r.M(), 4);
-  EXPECT_EQ(r.task.name, "reacher2");
   EXPECT_EQ(r.init.type, "lqr");
   EXPECT_EQ(r.iterations, 10);
   EXPECT_EQ(r.samples, 5);
   EXPECT_EQ(r.T, 100);
-  for (const auto& c : r.task.conditions) {  // within the 2-link reach (0.5 + 0.4)
-    const double d = std::hypot(c.ee_target[0], c.ee_target[1]);
-    EXPECT_GT(d, 0.1);
-    EXPECT_LT(d, 0.9);
-  }
+  for (const auto& c : r.task.conditions) EXPECT_EQ(c.joint_target.size(), 2u);
   const Experiment arm = gpsx::run::load_experiment(kExperiments + "/arm7.yaml");
-  const double pr2[] = {3.09, 1.08, 0.393, 0.674, 0.111, 0.152, 0.098};
-  ASSERT_EQ(arm.init.gains.size(), 7u);
-  for (int i = 0; i < 7; ++i) EXPECT_DOUBLE_EQ(arm.init.gains[i], 1.0 / pr2[i]);
-  EXPECT_EQ(arm.algorithm.dynamics.max_clusters, 20);
-  EXPECT_EQ(arm.algorithm.dynamics.min_samples_per_cluster, 40);
   EXPECT_EQ(arm.M(), 4);
+  EXPECT_LE(arm.iterations, 20);
   EXPECT_EQ(gpsx::run::load_experiment(kExperiments + "/reacher2_scale.yaml").M(), 1024);
 }
