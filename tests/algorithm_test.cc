@@ -70,12 +70,12 @@ enum class Inject { kNone, kSamples, kDynamics, kLqr };
 struct Outcome {
   TrajOptAlgorithm alg;
   std::vector<double> K_before, k_before;  // condition `bad`'s controller before iteration 2
-  double eta_before = 0;
+  double eta_before = 0, step_before = 0;
   IterationReport report;
 };
 
 Outcome run_two(Fixture& f, Inject inject, int bad) {
-  Outcome o{f.make(), {}, {}, 0, {}};
+  Outcome o{f.make(), {}, {}, 0, 0, {}};
   TrajOptAlgorithm& a = o.alg;
   SampleBatch s = f.draw(a);
   traj_opt_iteration(f.ex, a, f.cost.model, s);
@@ -85,6 +85,7 @@ Outcome run_two(Fixture& f, Inject inject, int bad) {
   o.K_before = condition_slice(a.ctrl.K, bad);
   o.k_before = condition_slice(a.ctrl.k, bad);
   o.eta_before = a.eta[bad];
+  o.step_before = a.step_mult[bad];
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::uint32_t> status(f.samples.status);
   const std::int64_t per_x = static_cast<std::int64_t>(kN) * kT * a.dX;
@@ -148,6 +149,9 @@ void expect_isolated(Inject inject, std::uint32_t phase) {
   EXPECT_EQ(condition_slice(hurt.alg.ctrl.K, bad), hurt.K_before);
   EXPECT_EQ(condition_slice(hurt.alg.ctrl.k, bad), hurt.k_before);
   EXPECT_EQ(hurt.alg.eta[bad], hurt.eta_before);
+  EXPECT_EQ(hurt.alg.step_mult[bad], hurt.step_before);
+  // Its next step adjustment has no estimate to compare with: the multiplier stays.
+  EXPECT_TRUE(std::isnan(hurt.alg.laplace_prev[bad]));
   EXPECT_EQ(r.failures(), 1);
 }
 

@@ -153,6 +153,10 @@ void traj_opt_begin(const Executor& ex, TrajOptAlgorithm& a, const SampleBatch& 
                   &r.actual})
     v->assign(M, nan);
   r.lqr_passes.assign(M, 0);
+  // The state a failed condition returns to.
+  for_each(ex, a.M, algo::SaveRowFn{a.M, algo::kEtaBefore, a.eta.data(), a.scalars.data()});
+  for_each(ex, a.M,
+           algo::SaveRowFn{a.M, algo::kStepMultBefore, a.step_mult.data(), a.scalars.data()});
   if (samples.status)
     for (int m = 0; m < a.M; ++m)
       if (samples.status[m])
@@ -221,7 +225,8 @@ void traj_opt_update_controllers(const Executor& ex, TrajOptAlgorithm& a) {
   NvtxRange range("traj_opt: lqr");
   const auto t0 = Clock::now();
   const TrajOptSettings s = lqr_settings(a.settings);
-  for_each(ex, a.M, algo::SaveEtaFn{a.M, a.eta.data(), a.step_mult.data(), a.scalars.data()});
+  for_each(ex, a.M,
+           algo::SaveRowFn{a.M, algo::kStepMultUsed, a.step_mult.data(), a.scalars.data()});
   const lqr::BatchInputs<double> in = lqr_inputs(a);
   const lqr::BatchResult<double> res{a.eta.data(), a.kl.data(), a.passes.data(),
                                      a.lqr_status.data()};
@@ -234,7 +239,9 @@ void traj_opt_update_controllers(const Executor& ex, TrajOptAlgorithm& a) {
   // Per-condition scalars to the host: statuses, passes, KL, the step adjustment's bits.
   IterationReport& r = a.report;
   std::vector<std::uint32_t> lqr_status(a.M), failed(a.M);
+  std::vector<double> eta(a.M);
   download(ex, a.lqr_status.data(), lqr_status.size(), lqr_status.data());
+  download(ex, a.eta.data(), eta.size(), eta.data());
   download(ex, a.failed.data(), failed.size(), failed.data());
   download(ex, a.passes.data(), r.lqr_passes.size(), r.lqr_passes.data());
   download(ex, a.kl.data(), r.kl.size(), r.kl.data());
@@ -244,7 +251,16 @@ void traj_opt_update_controllers(const Executor& ex, TrajOptAlgorithm& a) {
            condition_label(m) + "step size: non-finite Laplace estimate (multiplier kept)");
     // A step-size failure keeps the multiplier but the C-step's result still counts.
     if (r.failed[m] & ~kPhaseStepSize) continue;
-    if (lqr_status[m] == kNotConverged) {  // the reference warns and takes the controller
+    // A search that ran out of passes with eta at the top of its bracket returns a
+    // controller computed where the backward pass is roundoff (its KL is far from 0 although
+    // it should equal the previous controller), and would start the next search there: a
+    // failure (the reference would take it, then raise at the next non-PD sweep).
+    if (lqr_status[m] == kNotConverged && eta[m] >= 0.5 * s.max_eta) {
+      fail(r, m, kPhaseLqr, kNotConverged | kLimitReached,
+           condition_label(m) + "lqr: the eta search saturated at eta " +
+               std::to_string(eta[m]) + " with KL " + std::to_string(r.kl[m]) +
+               " (previous controller kept)");
+    } else if (lqr_status[m] == kNotConverged) {  // the reference warns and takes it
       r.status[m] |= kNotConverged;
       if (r.message[m].empty())
         r.message[m] = condition_label(m) + "lqr: the eta search ran out of its " +
@@ -261,8 +277,10 @@ void traj_opt_update_controllers(const Executor& ex, TrajOptAlgorithm& a) {
   std::vector<std::uint32_t> keep(a.M);
   for (int m = 0; m < a.M; ++m) keep[m] = r.failed[m] & ~kPhaseStepSize;
   upload(ex, keep.data(), keep.size(), a.failed.data());
-  const algo::KeepFailedControllerFn restore{a.M, a.T, a.dX, a.dU, a.failed.data(), batch(a.ctrl),
-                                             batch(a.new_ctrl), a.scalars.data(), a.eta.data()};
+  const algo::KeepFailedControllerFn restore{a.M,          a.T,          a.dX,
+                                             a.dU,         a.failed.data(), batch(a.ctrl),
+                                             batch(a.new_ctrl), a.scalars.data(), a.eta.data(),
+                                             a.step_mult.data()};
   for_each_2d(ex, a.M, restore.elements(), restore);
   r.seconds_lqr += seconds_since(t0);
 }
@@ -273,6 +291,7 @@ void traj_opt_advance(const Executor& ex, TrajOptAlgorithm& a) {
   // The estimates the next step adjustment compares against, under this iteration's fit.
   laplace_sum(ex, a, a.ctrl, a.laplace_prev.data());
   laplace_sum(ex, a, a.new_ctrl, a.laplace_predicted.data());
+  for_each(ex, a.M, algo::ForgetEstimateFn{a.failed.data(), a.laplace_prev.data()});
   std::swap(a.ctrl, a.new_ctrl);
 
   IterationReport& r = a.report;

@@ -18,7 +18,8 @@ enum ScalarRow : int {
   kSampleCost = 0,   // mean over samples of the summed cost
   kPredicted,        // predicted improvement of the step adjustment
   kActual,           // actual improvement
-  kEtaBefore,        // eta the C-step started from (restored when it fails)
+  kEtaBefore,        // eta at the start of the iteration (restored when the C-step fails)
+  kStepMultBefore,   // step multiplier at the start of the iteration (restored likewise)
   kStepMultUsed,     // step multiplier of the C-step
   kRows
 };
@@ -54,8 +55,9 @@ struct MeanSampleCostFn {
 
 // _stepadjust of condition m: predicted = L(prev, prev fit) - L(cur, prev fit), actual =
 // L(prev, prev fit) - L(cur, this fit) (sums over time), then the reference's multiplier
-// rule. A condition already failed this iteration, or with a non-finite estimate, keeps
-// its multiplier (the latter is flagged with `nonfinite_bit`).
+// rule. A condition keeps its multiplier when it failed earlier in this iteration, when its
+// previous iteration left no estimate (laplace_prev NaN: that C-step failed), or when this
+// iteration's estimate is not finite (flagged with `nonfinite_bit`).
 struct StepAdjustFn {
   int M, T;
   const double* laplace_cur;        // (M x T) L(cur, this fit)
@@ -73,7 +75,7 @@ struct StepAdjustFn {
     const double actual = laplace_prev[m] - actual_cost;
     scalars[kPredicted * M + m] = predicted;
     scalars[kActual * M + m] = actual;
-    if (failed[m] != 0) return;
+    if (failed[m] != 0 || laplace_prev[m] != laplace_prev[m]) return;
     if (!std::isfinite(predicted) || !std::isfinite(actual)) {
       failed[m] |= nonfinite_bit;
       return;
@@ -83,20 +85,28 @@ struct StepAdjustFn {
   }
 };
 
-// Before the C-step: remembers eta and the multiplier it uses.
-struct SaveEtaFn {
-  int M;
-  const double* eta;        // (M)
-  const double* step_mult;  // (M)
-  double* scalars;          // (kRows x M)
+// Copies (M) values into row `row` of the scalars: the state at the start of the iteration,
+// the multiplier the C-step uses.
+struct SaveRowFn {
+  int M, row;
+  const double* from;  // (M)
+  double* scalars;     // (kRows x M)
+  GPS_HD void operator()(std::int64_t m) const { scalars[row * M + m] = from[m]; }
+};
+
+// After the C-step of a condition that failed this iteration: no Laplace estimate for the
+// next step adjustment (its controller did not change: predicted would be 0).
+struct ForgetEstimateFn {
+  const std::uint32_t* failed;  // (M)
+  double* laplace_prev;         // (M)
   GPS_HD void operator()(std::int64_t m) const {
-    scalars[kEtaBefore * M + m] = eta[m];
-    scalars[kStepMultUsed * M + m] = step_mult[m];
+    if (failed[m] != 0) laplace_prev[m] = NAN;
   }
 };
 
 // After the C-step: a failed condition gets its previous controller (copied into `to`,
-// the C-step's output) and eta back. Item (m, e) copies element e of the controller.
+// the C-step's output), eta and step multiplier back. Item (m, e) copies element e of the
+// controller.
 struct KeepFailedControllerFn {
   int M, T, dX, dU;
   const std::uint32_t* failed;             // (M)
@@ -104,13 +114,17 @@ struct KeepFailedControllerFn {
   lingauss::BatchController<double> to;    // the C-step's output
   const double* scalars;                   // (kRows x M)
   double* eta;                             // (M)
+  double* step_mult;                       // (M)
   GPS_HD std::int64_t elements() const {
     const std::int64_t U = dU;
     return static_cast<std::int64_t>(T) * (U * dX + U + 3 * U * U);
   }
   GPS_HD void operator()(std::int64_t m, std::int64_t e) const {
     if (failed[m] == 0) return;
-    if (e == 0) eta[m] = scalars[kEtaBefore * M + m];
+    if (e == 0) {
+      eta[m] = scalars[kEtaBefore * M + m];
+      step_mult[m] = scalars[kStepMultBefore * M + m];
+    }
     const std::int64_t nK = static_cast<std::int64_t>(T) * dU * dX, nk = static_cast<std::int64_t>(T) * dU,
                        nUU = static_cast<std::int64_t>(T) * dU * dU;
     const double* src;
