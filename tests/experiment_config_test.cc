@@ -453,7 +453,7 @@ TEST(ExperimentConfig, ShippedExperimentsLoad) {
   EXPECT_EQ(r.iterations, 10);
   EXPECT_EQ(r.samples, 5);
   EXPECT_EQ(r.T, 100);
-  for (const auto& c : r.task.conditions) EXPECT_EQ(c.joint_target.size(), 2u);
+  for (const auto& c : r.task.conditions) EXPECT_EQ(c.ee_target.size(), 3u);
   const Experiment arm = gpsx::run::load_experiment(kExperiments + "/arm7.yaml");
   EXPECT_EQ(arm.M(), 4);
   EXPECT_LE(arm.iterations, 20);
