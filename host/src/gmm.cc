@@ -93,7 +93,7 @@ void run_em(detail::EmBackend& em, int m0, int mc, int maxit, std::vector<int>& 
   for (int i = 0; i < mc; ++i)
     if (active[i]) rep.stop[m0 + i] = gmm::kEmMaxIterations;
   for (int it = 0; it < maxit && any(); ++it) {
-    em.estep_loglik(ll.data(), st.data());
+    em.estep_loglik(ll.data(), st.data(), active);
     for (int i = 0; i < mc; ++i) {
       if (!active[i]) continue;
       const int m = m0 + i;

@@ -21,9 +21,12 @@ class EmBackend {
   // E-step of the loaded conditions: logobs (mc x P x K, executor memory; null: the
   // backend's own array, see logobs()); status (mc, executor memory).
   virtual void estep(double* logobs, std::uint32_t* status) = 0;
-  // E-step, log responsibilities and log-likelihood of the loaded conditions; ll and
-  // status (mc) on the host.
-  virtual void estep_loglik(double* ll, std::uint32_t* status) = 0;
+  // E-step, log responsibilities and log-likelihood of the loaded conditions with
+  // active[i] != 0 (host flags, mc); ll and status (mc) on the host, the others' entries
+  // are left as they are. A backend may also recompute stopped conditions (their
+  // parameters no longer change), but should not: in lockstep EM a condition would pay for
+  // the chunk's slowest.
+  virtual void estep_loglik(double* ll, std::uint32_t* status, const std::vector<int>& active) = 0;
   // One M-step of the loaded conditions with active[i] != 0 (host flags, mc).
   virtual void mstep(const std::vector<int>& active) = 0;
   // The backend's log observations of loaded condition i, (P x K) executor memory.

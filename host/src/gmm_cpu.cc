@@ -71,9 +71,10 @@ class CpuEm final : public EmBackend {
     });
   }
 
-  void estep_loglik(double* ll, std::uint32_t* status) override {
+  void estep_loglik(double* ll, std::uint32_t* status, const std::vector<int>& active) override {
     const std::int64_t PK = static_cast<std::int64_t>(P_) * K_;
     parallel([&](int i, Thread& t) {
+      if (!active[i]) return;  // stopped: its log observations belong to its final parameters
       double* lo = logobs_ + i * PK;
       status[i] = estep_condition(i, t, lo);
       double s = 0.0;

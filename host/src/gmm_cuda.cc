@@ -54,7 +54,9 @@ class CudaEm final : public EmBackend {
     device_estep(logobs ? logobs : logobs_, status);
   }
 
-  void estep_loglik(double* ll, std::uint32_t* status) override {
+  // All loaded conditions run in the same batched launches here (stopped ones included:
+  // their parameters no longer change, so their log observations stay the same).
+  void estep_loglik(double* ll, std::uint32_t* status, const std::vector<int>& /*active*/) override {
     device_estep(logobs_, status_);
     for_each_2d(ex_, mc_, P_, gmm::ResponsibilitiesStep<double>{P_, K_, logobs_, logw_, lse_});
     for_each(ex_, mc_, gmm::LoglikSumStep<double>{P_, lse_, ll_});
