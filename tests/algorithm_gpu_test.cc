@@ -4,6 +4,8 @@
 // equal to the CPU executor on the same samples.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include "gpsx/host/device.h"
 #include "gpsx/host/sim_sampling.h"
 #include "gpsx_test/reference.h"
+#include "gpsx_test/run_program.h"
+#include "gpsx_test/temp_dir.h"
 #include "gpsx_test/transfers.h"
 
 namespace gpsx {
@@ -90,6 +94,39 @@ TEST(TrajOptAlgorithmGpu, SeveralIterationsRunWithoutFailures) {
   const GpuRun gpu = run_iterations(cuda_executor(), 3);
   EXPECT_EQ(gpu.failures, 0);
   for (std::uint64_t t : gpu.transferred) EXPECT_LE(t, kScalarBytesPerCondition * kM);
+}
+
+// `gpsx run` end to end on the GPU: the default experiment, shortened, completes without a
+// failed condition, and its first iteration's sample costs equal the CPU run's (the
+// sampler is the same functor; dynamics and LQR differ in round-off only afterwards).
+TEST(TrajOptAlgorithmGpu, RunCommandOnTheGpu) {
+  const GpuStatus g = gpu_status();
+  if (!g.gpu.usable) GTEST_SKIP() << "no usable GPU: " << g.gpu.reason;
+  test::TempDir tmp("gpu_run");
+  const std::string args = "run reacher2 --set iterations=3 --set T=40 --quiet --threads 2 --out ";
+  const auto gpu = test::run_gpsx(args + tmp.path() + "/gpu --device cuda");
+  ASSERT_EQ(gpu.exit_code, 0) << gpu.output;
+  const auto cpu = test::run_gpsx(args + tmp.path() + "/cpu --device cpu");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
+  const auto rows = [](const std::string& path) {
+    std::ifstream f(path);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(f, l);) lines.push_back(l);
+    return lines;
+  };
+  const auto g_rows = rows(tmp.path() + "/gpu/metrics.csv"), c_rows = rows(tmp.path() + "/cpu/metrics.csv");
+  ASSERT_EQ(g_rows.size(), c_rows.size());
+  for (const std::string& r : g_rows) EXPECT_EQ(r.find(",failed,"), std::string::npos) << r;
+  // Iteration 0: the same sampling functor on both (round-off apart), the same costs.
+  const auto sample_cost = [](const std::string& r) {
+    std::size_t p = 0;
+    for (int c = 0; c < 4; ++c) p = r.find(',', p) + 1;
+    return std::stod(r.substr(p, r.find(',', p) - p));
+  };
+  for (std::size_t i = 1; i <= 4 && i < g_rows.size(); ++i) {
+    const double a = sample_cost(g_rows[i]), b = sample_cost(c_rows[i]);
+    EXPECT_NEAR(a, b, 1e-8 * std::abs(b)) << g_rows[i] << "\n" << c_rows[i];
+  }
 }
 
 }  // namespace
