@@ -143,6 +143,28 @@ TEST(AlgorithmGolden, TrajOptRunsReproduceTheReference) {
                                                     assign.empty() ? nullptr : assignment.data());
       for (int m = 0; m < M; ++m) EXPECT_EQ(r.failed[m], 0u) << r.message[m];
 
+      // The prior's GMM after its update, per condition (K, EM iteration count, parameters).
+      const GmmParameters gmm = gmm_parameters(ex, alg.prior.gmm);
+      for (int m = 0; m < M; ++m)
+        for (const json& call : it.at("gmm_calls")) {
+          if (call.at("label").get<std::string>() != "dynamics_prior_cond" + std::to_string(m))
+            continue;
+          const int K = call.at("K");
+          ASSERT_EQ(alg.prior.gmm.K, K) << "condition " << m;
+          EXPECT_EQ(r.gmm_clusters, K);
+          const json& after = call.at("gmm_after_update");
+          const auto slice = [&](const std::vector<double>& v, std::size_t per) {
+            return std::vector<double>(v.begin() + m * K * per, v.begin() + (m + 1) * K * per);
+          };
+          const std::size_t D = static_cast<std::size_t>(alg.prior.gmm.D);
+          EXPECT_TRUE(near_rel(slice(gmm.mu, D), flatten(after.at("mu")), kEndToEndRtol, kFloor,
+                               "gmm mu " + std::to_string(m)));
+          EXPECT_TRUE(near_rel(slice(gmm.sigma, D * D), flatten(after.at("sigma")), kEndToEndRtol,
+                               kFloor, "gmm sigma " + std::to_string(m)));
+          EXPECT_TRUE(near_rel(slice(gmm.mass, 1), flatten(after.at("mass")), kEndToEndRtol,
+                               kFloor, "gmm mass " + std::to_string(m)));
+        }
+
       // Dynamics and initial state (step T-1 is zero in both).
       EXPECT_TRUE(near_rel(host_copy(ex, alg.Fm), gather(conds, "dynamics", "Fm"), kEndToEndRtol,
                            kFloor, "Fm"));
