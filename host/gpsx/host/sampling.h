@@ -28,6 +28,7 @@ struct SamplingWorkspace {
   Buffer<std::uint32_t> status;   // (M x N)
   std::vector<std::uint32_t> status_host;
   Buffer<double> x0, u_min, u_max;  // (M x dX), (dU), (dU): sample_task's per-condition inputs
+  std::vector<double> inputs_host;  // their host values at the last upload (x0, u_min, u_max)
 };
 
 // Reduces (M x N) per-sample status words in executor memory to one word per condition.
