@@ -20,6 +20,10 @@ void add_run_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--out", opt->out, "run directory (default runs/<name>-<UTC time>)");
   cmd->add_option("--resume", opt->resume, "continue the run in RUN_DIR from its newest checkpoint");
   cmd->add_flag("--quiet", opt->quiet, "no progress on stdout (progress.log still has it)");
+  cmd->footer("The global options --device, --threads and --seed (before or after `run`) pick the "
+              "executor, its CPU threads and the seed (default: the config's). Exit status: 0 "
+              "done, 2 refused config / flag / checkpoint (nothing written), 130 interrupted "
+              "(resume with --resume RUN_DIR), 1 other errors.");
   cmd->callback([opt, &global, &app] {
     run::RunOptions o = *opt;
     o.device = global.device;
