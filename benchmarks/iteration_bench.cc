@@ -69,6 +69,7 @@ struct Times {
   double wall[kPhases] = {}, cpu[kPhases] = {};  // cpu: calling thread's CPU seconds
   int em_iterations = 0;                         // most over conditions and iterations
   int failures = 0;
+  std::string first_failure;                     // phases and message of the first one
   double total(bool use_cpu) const {
     double s = 0;
     for (int p = 0; p < kPhases; ++p) s += use_cpu ? cpu[p] : wall[p];
@@ -78,6 +79,7 @@ struct Times {
     for (int p = 0; p < kPhases; ++p) wall[p] += o.wall[p], cpu[p] += o.cpu[p];
     em_iterations = std::max(em_iterations, o.em_iterations);
     failures += o.failures;
+    if (first_failure.empty()) first_failure = o.first_failure;
   }
 };
 
@@ -155,6 +157,9 @@ struct Run {
     });
     r.em_iterations = alg.report.gmm_em_iterations;
     r.failures = alg.report.failures();
+    for (int m = 0; m < alg.M && r.first_failure.empty(); ++m)
+      if (alg.report.failed[m])
+        r.first_failure = gpsx::phase_names(alg.report.failed[m]) + ": " + alg.report.message[m];
     return r;
   }
   Times iterate(const gpsx::Executor& ex) {
@@ -324,9 +329,10 @@ void print_row(const char* label, int M, const Times& t, bool use_cpu, int itera
   std::printf("  %-22s M=%5d:", label, M);
   for (int p = 0; p < kPhases; ++p)
     std::printf(" %s %.4g", kPhaseNames[p], (use_cpu ? t.cpu[p] : t.wall[p]) / iterations);
-  std::printf(" | total %.4g s, %.4g s/condition (%s), EM iterations <= %d%s\n", total,
-              total / M, use_cpu ? "thread CPU" : "wall", t.em_iterations,
-              t.failures ? " FAILURES" : "");
+  std::printf(" | total %.4g s, %.4g s/condition (%s), EM iterations <= %d\n", total,
+              total / M, use_cpu ? "thread CPU" : "wall", t.em_iterations);
+  if (t.failures)  // a failed condition keeps its controller and skips later phases
+    std::printf("    %d failed condition(s), first: %s\n", t.failures, t.first_failure.c_str());
 }
 
 // Wall seconds a configuration took, per condition, for the skip estimates.
@@ -428,7 +434,8 @@ int main(int argc, char** argv) {
                         {"clock", use_cpu ? "thread_cpu" : "wall"},
                         {"phases_s", phases_json(t, use_cpu, opt.iterations)},
                         {"total_s", total}, {"s_per_condition", total / M},
-                        {"em_iterations_max", t.em_iterations}, {"failures", t.failures}});
+                        {"em_iterations_max", t.em_iterations}, {"failures", t.failures},
+                        {"first_failure", t.first_failure}});
       }
       const std::size_t alg_b = run.algorithm_bytes(), smp_b = run.sample_bytes();
       const std::size_t hwm = vm_hwm_bytes();
@@ -487,7 +494,7 @@ int main(int argc, char** argv) {
       baselines.push_back({{"task", name}, {"M", M}, {"threads", 1}, {"clock", "thread_cpu"},
                            {"phases_s", phases_json(bt, true, opt.iterations)},
                            {"total_s", btotal}, {"s_per_condition", btotal / M},
-                           {"em_iterations_max", bt.em_iterations},
+                           {"em_iterations_max", bt.em_iterations}, {"failures", bt.failures},
                            {"conditions_bitwise_equal", same}});
     }
 
