@@ -1,23 +1,13 @@
 #include "gpsx/run/runner.h"
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <stdexcept>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "gpsx/envs/model.h"
-#include "gpsx/host/device.h"
-#include "gpsx/host/nvtx.h"
 #include "gpsx/run/archive.h"
-#include "gpsx/run/atomic_file.h"
-#include "gpsx/run/checkpoint.h"
 #include "gpsx/run/experiment.h"
 #include "gpsx/run/run_state.h"
 
