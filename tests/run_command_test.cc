@@ -150,6 +150,8 @@ TEST(RunCommand, ResumeAfterSigkillAtRandomMomentsWritesIdenticalMetrics) {
   EXPECT_GE(kills, 3) << "the run ended before it could be killed often enough";
   EXPECT_EQ(slurp(whole / "metrics.csv"), slurp(killed / "metrics.csv"));
   EXPECT_EQ(slurp(whole / "metrics.jsonl"), slurp(killed / "metrics.jsonl"));
+  for (const auto& e : fs::directory_iterator(killed))  // a resume removes killed writes' temps
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
 }
 
 TEST(RunCommand, CtrlCStopsAtAPhaseBoundaryKeepsTheCheckpointAndResumes) {

@@ -170,11 +170,20 @@ void start_fresh(RunState& run, const std::string& dir) {
   init_controllers(run);
 }
 
+// Temporary files of atomic writes a killed run left behind ("<file>.tmp.<pid>.<n>"): never
+// read, removed on resume.
+static void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
+}
+
 void open_for_resume(RunState& run, const std::string& dir, const RunOptions& o) {
   std::error_code ec;
   const std::string config = dir + "/config.yaml";
   if (!fs::is_directory(dir, ec) || !fs::exists(config, ec))
     throw BadInput("--resume " + dir + ": not a run directory (no config.yaml)");
+  remove_stale_temporaries(dir);
   RunOptions opts = o;
   if (!opts.threads && fs::exists(dir + "/run.json", ec)) {
     const json j = json::parse(read_text(dir + "/run.json"), nullptr, false);
