@@ -81,8 +81,6 @@ DistanceTarget distance_target(const envs::Task& task) {
   return d;
 }
 
-std::string read_text(const std::string& path) { return read_file(path); }
-
 void write_run_json(const RunState& run) {
   const json j = {{"threads", run.ex.threads}, {"executor", run.ex.describe()},
                   {"experiment", run.exp.name}};
@@ -127,7 +125,7 @@ double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 
 }  // namespace
 
-void prepare(RunState& run, Experiment exp, const RunOptions& o, bool resuming) {
+void prepare(RunState& run, Experiment exp, const RunOptions& o) {
   run.exp = std::move(exp);
   run.quiet = o.quiet;
   const Experiment& e = run.exp;
@@ -156,7 +154,6 @@ void prepare(RunState& run, Experiment exp, const RunOptions& o, bool resuming) 
   run.distances = Buffer<double>(run.ex, "final distances", Shape{M, N});
   run.eval_distance = Buffer<double>(run.ex, "noise-free final distance", Shape{M});
   run.stats = Buffer<double>(run.ex, "distance stats", Shape{2, M});
-  (void)resuming;
 }
 
 void start_fresh(RunState& run, const std::string& dir) {
@@ -186,11 +183,11 @@ void open_for_resume(RunState& run, const std::string& dir, const RunOptions& o)
   remove_stale_temporaries(dir);
   RunOptions opts = o;
   if (!opts.threads && fs::exists(dir + "/run.json", ec)) {
-    const json j = json::parse(read_text(dir + "/run.json"), nullptr, false);
+    const json j = json::parse(read_file(dir + "/run.json"), nullptr, false);
     if (j.is_object() && j.contains("threads") && j["threads"].is_number_integer())
       opts.threads = j["threads"].get<int>();
   }
-  prepare(run, load_experiment(config), opts, true);
+  prepare(run, load_experiment(config), opts);
   run.dir = dir;
   run.progress_path = dir + "/progress.log";
   const std::vector<std::string> ckpts = list_checkpoints(dir);
@@ -208,7 +205,7 @@ void open_for_resume(RunState& run, const std::string& dir, const RunOptions& o)
     throw ArchiveError(std::string(e.what()) +
                        "\n  (move that file away to resume from the previous checkpoint)");
   }
-  if (meta.config != read_text(config))
+  if (meta.config != read_file(config))
     throw BadInput(config + " differs from the config stored in " + ckpts.front() +
                    "; a run resumes with its own config");
   if (meta.file_sizes.size() != 5)

@@ -90,7 +90,7 @@ int run_experiment(const RunOptions& o) {
       if (o.seed) sets.push_back("seed=" + std::to_string(*o.seed));
       Experiment exp = load_experiment(find_experiment(o.config), sets);
       dir = o.out.empty() ? "runs/" + exp.name + "-" + utc_stamp() : o.out;
-      prepare(run, std::move(exp), o, /*resuming=*/false);
+      prepare(run, std::move(exp), o);
       create_run_dir(dir);
       start_fresh(run, dir);
     }

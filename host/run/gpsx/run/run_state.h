@@ -67,9 +67,9 @@ struct RunState {
   PhaseTimes times;
 };
 
-// Builds the run's state for `exp` (executor, cost, algorithm, buffers); with resuming the
-// thread count defaults to the run's recorded one.
-void prepare(RunState& run, Experiment exp, const RunOptions& options, bool resuming);
+// Builds the run's state for `exp` (executor, cost, algorithm, buffers); on resume the
+// caller passes the run's recorded thread count in options.
+void prepare(RunState& run, Experiment exp, const RunOptions& options);
 // A fresh run in the (new, empty) directory: config.yaml, run.json, empty metrics, the
 // initial controllers.
 void start_fresh(RunState& run, const std::string& dir);
